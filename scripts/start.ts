@@ -100,13 +100,19 @@ async function runDevelopmentProfile(port: number): Promise<void> {
 
   let gateway: Awaited<ReturnType<typeof startGateway>>;
   try {
-    const config = parseConfig(yaml, { ...process.env, OCG_DEV_TOKEN: token, OCG_DEV_UPSTREAM_KEY: upstreamKey });
+    const config = parseConfig(yaml, {
+      ...process.env,
+      OCG_DEV_TOKEN: token,
+      OCG_DEV_UPSTREAM_KEY: upstreamKey,
+    });
     gateway = await startGateway(config);
   } catch (err) {
     await mock.close();
     const code = (err as { code?: string }).code;
     if (code === 'EADDRINUSE') {
-      console.error(`Port ${port} is already in use. Stop what runs there or choose another: npm start -- --port 9090`);
+      console.error(
+        `Port ${port} is already in use. Stop what runs there or choose another: npm start -- --port 9090`,
+      );
     } else {
       console.error(`The gateway did not start: ${(err as Error).message}`);
     }

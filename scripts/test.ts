@@ -71,7 +71,9 @@ try {
     numTodoTests: number;
   };
   // A closing line any CI log reader understands.
-  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+  console.log(
+    `tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`,
+  );
 } catch {
   console.error('vitest wrote no results file');
 }

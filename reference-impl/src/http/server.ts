@@ -1,0 +1,263 @@
+/**
+ * The request pipeline on `node:http`: request id → route → authenticate (bearer operations) → read, parse and
+ * validate the body (POST operations) → handler → error envelope. One access-log line and, for inference operations,
+ * one `inference_requests` row per request.
+ *
+ * Serves ERRORS-1 (envelope on every error), ERRORS-2 (`request-id` on every response, including 404s and
+ * malformed requests), ERRORS-3/4/5 (body checks before the upstream is touched) and INFERENCE-9 (a client
+ * disconnect aborts the request's signal, which aborts the upstream request).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { SpecValidators } from '@ocg/spec';
+import type { Authenticator } from '../auth/static-tokens.ts';
+import { GatewayError, isGatewayError } from '../errors.ts';
+import type { Logger } from '../log/logger.ts';
+import type { InferenceRecorder } from '../store/inference-log.ts';
+import { ClientGoneError, parseJsonBody, readBody } from './body.ts';
+import type { Handler, RequestContext, RequestFacts } from './context.ts';
+import { newRequestId } from './request-id.ts';
+import type { Router } from './router.ts';
+
+export interface PipelineDeps {
+  router: Router;
+  authenticator: Authenticator;
+  validators: SpecValidators;
+  logger: Logger;
+  maxRequestBodyBytes: number;
+  recorder: InferenceRecorder;
+  /** operationIds whose requests are recorded in `inference_requests`. */
+  recordedOperations: ReadonlySet<string>;
+  isDraining(): boolean;
+}
+
+export interface InFlight {
+  readonly controller: AbortController;
+  readonly done: Promise<void>;
+}
+
+export interface Pipeline {
+  onRequest(req: IncomingMessage, res: ServerResponse): void;
+  onClientError(err: Error & { code?: string }, socket: Duplex): void;
+  /** Requests being served right now (graceful shutdown waits for them). */
+  readonly inFlight: ReadonlySet<InFlight>;
+}
+
+const BASE = 'http://gateway.invalid';
+/** Unread request bodies up to this size are drained to keep the connection alive; larger ones close it. */
+const DRAIN_LIMIT = 64 * 1024;
+
+function bodyTooCostlyToDrain(req: IncomingMessage, err: GatewayError): boolean {
+  if (err.code === 'ERR_BODY_TOO_LARGE' || err.code === 'ERR_LENGTH_REQUIRED') return true;
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  return Number(req.headers['content-length'] ?? 0) > DRAIN_LIMIT;
+}
+
+export function createPipeline(deps: PipelineDeps): Pipeline {
+  const inFlight = new Set<InFlight>();
+  const { logger } = deps;
+
+  function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const requestId = newRequestId();
+    const startedAt = new Date();
+    const t0 = performance.now();
+    res.setHeader('request-id', requestId);
+    if (deps.isDraining()) res.setHeader('connection', 'close');
+
+    const controller = new AbortController();
+    let resolveDone: () => void = () => {};
+    const entry: InFlight = { controller, done: new Promise<void>((r) => (resolveDone = r)) };
+    inFlight.add(entry);
+
+    const log = logger.child({ request_id: requestId });
+    // A client that goes away mid-request surfaces as an error on req/res; nothing to answer, never a crash.
+    req.on('error', (err) => log.debug('client request stream error', { err }));
+    res.on('error', (err) => log.debug('client response stream error', { err }));
+
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', BASE);
+    } catch {
+      url = new URL('/', BASE);
+    }
+    const method = req.method ?? 'GET';
+    const match = deps.router.match(method, url.pathname);
+    const operation = match.kind === 'found' ? match.operation : null;
+    const facts: RequestFacts = {};
+    let principalSubject: string | null = null;
+
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        controller.abort();
+        facts.errorType ??= 'client_closed';
+      }
+      inFlight.delete(entry);
+      resolveDone();
+      const durationMs = performance.now() - t0;
+      log.info('request', {
+        method,
+        path: url.pathname,
+        status: res.statusCode,
+        duration_ms: Math.round(durationMs),
+        subject: principalSubject,
+        operation: operation?.operationId ?? null,
+        ...(facts.errorType ? { error_type: facts.errorType } : {}),
+      });
+      if (operation && deps.recordedOperations.has(operation.operationId)) {
+        deps.recorder.record({
+          requestId,
+          subject: principalSubject,
+          model: facts.model ?? null,
+          stream: facts.stream ?? null,
+          upstream: facts.upstream ?? null,
+          status: res.statusCode,
+          errorType: facts.errorType ?? null,
+          startedAt,
+          durationMs,
+          inputTokens: facts.inputTokens ?? null,
+          outputTokens: facts.outputTokens ?? null,
+        });
+      }
+    });
+
+    if (match.kind === 'not-found') {
+      sendError(
+        req,
+        res,
+        requestId,
+        new GatewayError('ERR_NOT_FOUND', `No route for ${method} ${url.pathname}.`),
+      );
+      return;
+    }
+    if (match.kind === 'method-not-allowed') {
+      const err = new GatewayError(
+        'ERR_METHOD_NOT_ALLOWED',
+        `Method ${method} is not allowed on ${url.pathname}.`,
+        {
+          headers: { allow: match.allow.join(', ') },
+        },
+      );
+      sendError(req, res, requestId, err);
+      return;
+    }
+
+    const ctx: RequestContext = {
+      requestId,
+      req,
+      res,
+      operation: match.operation,
+      url,
+      startedAt,
+      signal: controller.signal,
+      logger: log,
+      principal: null,
+      body: null,
+      facts,
+    };
+    void serve(ctx, match.handler, (subject) => {
+      principalSubject = subject;
+    });
+  }
+
+  async function serve(
+    ctx: RequestContext,
+    handler: Handler,
+    setSubject: (s: string) => void,
+  ): Promise<void> {
+    const { req, operation } = ctx;
+    try {
+      if (operation.security === 'bearer') {
+        ctx.principal = deps.authenticator.authenticate(req.headers);
+        setSubject(ctx.principal.subject);
+      }
+      if (operation.method === 'post') {
+        const raw = await readBody(req, deps.maxRequestBodyBytes);
+        const json = parseJsonBody(raw);
+        if (
+          typeof json === 'object' &&
+          json !== null &&
+          typeof (json as { model?: unknown }).model === 'string'
+        ) {
+          ctx.facts.model = (json as { model: string }).model;
+        }
+        const problems = deps.validators.validateRequestBody(operation.operationId, json);
+        if (problems.length > 0) {
+          throw new GatewayError('ERR_INVALID_REQUEST', `Invalid request body: ${problems.join('; ')}`, {
+            details: problems,
+          });
+        }
+        ctx.body = { raw, json };
+      }
+      await handler(ctx);
+    } catch (err) {
+      handleError(ctx, err);
+    }
+  }
+
+  function handleError(ctx: RequestContext, err: unknown): void {
+    const { res, req } = ctx;
+    if (ctx.signal.aborted && isGatewayError(ctx.signal.reason) && !res.destroyed) {
+      // Aborted by a forced shutdown while the client is still there: tell it so it can retry elsewhere.
+      err = ctx.signal.reason;
+    } else if (err instanceof ClientGoneError || (ctx.signal.aborted && !isGatewayError(err))) {
+      ctx.facts.errorType ??= 'client_closed';
+      ctx.logger.debug('client went away', { err });
+      return;
+    }
+    let gatewayError: GatewayError;
+    if (isGatewayError(err)) {
+      gatewayError = err;
+      if (err.status >= 500) ctx.logger.warn('request failed', { code: err.code, status: err.status, err });
+    } else {
+      ctx.logger.error('unexpected error while serving a request', { err });
+      gatewayError = new GatewayError('ERR_INTERNAL', 'Internal gateway error.', { cause: err });
+    }
+    ctx.facts.errorType = gatewayError.type;
+    if (res.headersSent) {
+      // Mid-response: the status is gone; cutting the connection is the only honest signal left.
+      if (!res.writableEnded) res.destroy();
+      return;
+    }
+    sendError(req, res, ctx.requestId, gatewayError);
+  }
+
+  function sendError(req: IncomingMessage, res: ServerResponse, requestId: string, err: GatewayError): void {
+    const rendered = err.render(requestId);
+    if (!req.complete && bodyTooCostlyToDrain(req, err)) {
+      // A large or unbounded body we will not read: do not reuse this connection. What is still coming is
+      // discarded so the client can read our answer instead of meeting a reset. (Small unread bodies are
+      // drained by node:http itself and the connection stays usable.)
+      rendered.headers.connection = 'close';
+      req.resume();
+    }
+    res.writeHead(rendered.status, rendered.headers);
+    res.end(rendered.body);
+  }
+
+  /** Malformed HTTP never reaches `onRequest`; answer it with an envelope and a request id anyway. */
+  function onClientError(err: Error & { code?: string }, socket: Duplex): void {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const requestId = newRequestId();
+    const [status, reason, type] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', 'invalid_request_error']
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout', 'invalid_request_error']
+          : [400, 'Bad Request', 'invalid_request_error'];
+    const body = JSON.stringify({
+      type: 'error',
+      error: { type, message: 'Malformed HTTP request.' },
+      request_id: requestId,
+    });
+    logger.debug('malformed request', { request_id: requestId, code: err.code });
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nrequest-id: ${requestId}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  }
+
+  return { onRequest, onClientError, inFlight };
+}

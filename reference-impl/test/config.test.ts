@@ -1,0 +1,178 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { configSecrets, loadConfigFile, parseConfig } from '../src/config/load.ts';
+import { GatewayError } from '../src/errors.ts';
+
+const TOKEN = 't'.repeat(40);
+const KEY = 'sk-ant-secret-key-value';
+const ENV = { OCG_DEV_TOKEN: TOKEN, ANTHROPIC_API_KEY: KEY };
+
+const BASE = `
+auth:
+  staticTokens:
+    - token: \${env:OCG_DEV_TOKEN}
+      subject: dev-user
+      email: dev@example.com
+upstreams:
+  - name: anthropic
+    kind: anthropic
+    baseUrl: http://127.0.0.1:9999
+    apiKey: \${env:ANTHROPIC_API_KEY}
+`;
+
+function configError(yaml: string, env: Record<string, string | undefined> = ENV): GatewayError {
+  try {
+    parseConfig(yaml, env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(GatewayError);
+    expect((err as GatewayError).code).toBe('ERR_CONFIG_INVALID');
+    return err as GatewayError;
+  }
+  throw new Error('expected a config error');
+}
+
+describe('parseConfig: valid documents', () => {
+  it('fills every default and resolves references', () => {
+    const config = parseConfig(BASE, ENV);
+    expect(config).toEqual({
+      server: { host: '127.0.0.1', port: 8080, maxRequestBodyBytes: 33554432, shutdownGraceMs: 10000 },
+      database: {},
+      auth: { staticTokens: [{ token: TOKEN, subject: 'dev-user', email: 'dev@example.com' }] },
+      upstreams: [
+        {
+          name: 'anthropic',
+          kind: 'anthropic',
+          baseUrl: 'http://127.0.0.1:9999',
+          apiKey: KEY,
+          timeouts: { connectMs: 10000, firstByteMs: 60000, idleMs: 300000 },
+        },
+      ],
+      log: { level: 'info' },
+    });
+  });
+
+  it('reads ${file:…} references (absolute and relative to the config file) without the trailing newline', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ocg-config-'));
+    writeFileSync(join(dir, 'token'), `${TOKEN}\n`);
+    writeFileSync(join(dir, 'key'), `${KEY}\n`);
+    const yaml = BASE.replace('${env:OCG_DEV_TOKEN}', `\${file:${join(dir, 'token')}}`).replace(
+      '${env:ANTHROPIC_API_KEY}',
+      '${file:key}',
+    );
+    writeFileSync(join(dir, 'gateway.yaml'), yaml);
+    const config = await loadConfigFile(join(dir, 'gateway.yaml'), {});
+    expect(config.auth.staticTokens[0]?.token).toBe(TOKEN);
+    expect(config.upstreams[0]?.apiKey).toBe(KEY);
+  });
+
+  it('lets DATABASE_URL override database.url', () => {
+    const yaml = `${BASE}database:\n  url: "pglite:memory:"\n`;
+    const config = parseConfig(yaml, { ...ENV, DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/x' });
+    expect(config.database.url).toBe('postgres://postgres@127.0.0.1:5432/x');
+  });
+
+  it('accepts a database password that comes from a reference, and lists it as a secret', () => {
+    const yaml = `${BASE}database:\n  url: postgres://ocg:\${env:PGPASS}@db.internal:5432/ocg\n`;
+    const config = parseConfig(yaml, { ...ENV, PGPASS: 'pa55word-xyz' });
+    expect(config.database.url).toBe('postgres://ocg:pa55word-xyz@db.internal:5432/ocg');
+    expect(configSecrets(config)).toEqual(expect.arrayContaining([TOKEN, KEY, 'pa55word-xyz']));
+  });
+});
+
+describe('parseConfig: refused documents', () => {
+  const cases: Array<[name: string, yaml: string, env: Record<string, string | undefined>, want: string]> = [
+    [
+      'unknown upstream kind',
+      BASE.replace('kind: anthropic', 'kind: openai'),
+      ENV,
+      '/upstreams/0/kind: must be equal to one of the allowed values',
+    ],
+    ['unknown key, with its path', `${BASE}server:\n  prot: 8080\n`, ENV, '/server/prot: unknown key'],
+    ['unknown top-level key', `${BASE}upstream: {}\n`, ENV, '/upstream: unknown key'],
+    [
+      'literal upstream apiKey',
+      BASE.replace('${env:ANTHROPIC_API_KEY}', 'sk-ant-literal'),
+      ENV,
+      '/upstreams/0/apiKey: must be a secret reference',
+    ],
+    [
+      'literal static token',
+      BASE.replace('${env:OCG_DEV_TOKEN}', 'x'.repeat(40)),
+      ENV,
+      '/auth/staticTokens/0/token: must be a secret reference',
+    ],
+    [
+      'literal database password',
+      `${BASE}database:\n  url: postgres://ocg:hunter2@db:5432/ocg\n`,
+      ENV,
+      '/database/url: the password must come from a secret reference',
+    ],
+    [
+      'missing environment variable',
+      BASE,
+      { ANTHROPIC_API_KEY: KEY },
+      '/auth/staticTokens/0/token: environment variable OCG_DEV_TOKEN is not set',
+    ],
+    [
+      'unreadable secret file',
+      BASE.replace('${env:ANTHROPIC_API_KEY}', '${file:/nonexistent/ocg/key}'),
+      ENV,
+      '/upstreams/0/apiKey: cannot read secret file /nonexistent/ocg/key (ENOENT)',
+    ],
+    [
+      'short static token',
+      BASE,
+      { ...ENV, OCG_DEV_TOKEN: 'short-token' },
+      '/auth/staticTokens/0/token: must NOT have fewer than 32 characters',
+    ],
+    [
+      'two upstreams',
+      `${BASE}  - name: second\n    kind: anthropic\n    baseUrl: http://127.0.0.1:9998\n    apiKey: \${env:ANTHROPIC_API_KEY}\n`,
+      ENV,
+      '/upstreams: must NOT have more than 1 items — this version routes to exactly one upstream',
+    ],
+    ['missing upstreams', 'auth:\n  staticTokens: []\n', ENV, '/upstreams: is required'],
+    [
+      'body limit below 1 MiB',
+      `${BASE}server:\n  maxRequestBodyBytes: 1000\n`,
+      ENV,
+      '/server/maxRequestBodyBytes',
+    ],
+    ['wrong type', `${BASE}server:\n  port: "80"\n`, ENV, '/server/port: must be integer'],
+    ['invalid YAML', 'auth: [', ENV, 'config is not valid YAML'],
+  ];
+
+  it.each(cases)('%s', (_name, yaml, env, want) => {
+    const err = configError(yaml, env);
+    expect(err.message).toContain(want);
+  });
+
+  it('never prints secret values in its messages', () => {
+    const literal = 'sk-ant-THIS-MUST-NOT-LEAK';
+    const err = configError(
+      BASE.replace('${env:ANTHROPIC_API_KEY}', literal).replace('kind: anthropic', 'kind: nope'),
+      ENV,
+    );
+    expect(err.message).not.toContain(literal);
+    const short = configError(BASE, { ...ENV, OCG_DEV_TOKEN: 'short-secret-value' });
+    expect(short.message).not.toContain('short-secret-value');
+  });
+
+  it('reports every problem at once, one per detail', () => {
+    const err = configError(`${BASE.replace('kind: anthropic', 'kind: x')}server:\n  prot: 1\n`);
+    expect(err.details).toEqual(
+      expect.arrayContaining([
+        '/upstreams/0/kind: must be equal to one of the allowed values (anthropic)',
+        '/server/prot: unknown key',
+      ]),
+    );
+  });
+
+  it('names the file when it cannot be read', async () => {
+    await expect(loadConfigFile('/nonexistent/gateway.yaml', ENV)).rejects.toThrow(
+      'cannot read config file /nonexistent/gateway.yaml: ENOENT',
+    );
+  });
+});
