@@ -22,20 +22,15 @@ import { parseConfig, startGateway } from '@ocg/gateway';
 
 const root = path.resolve(import.meta.dirname, '..');
 
-const { values } = parseArgs({
-  options: {
-    config: { type: 'string' },
-    port: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  },
-  strict: true,
-});
+const values = parseCommandLine();
 
 if (values.help) {
   console.log(`Usage:
   npm start                              development profile: mock upstream + gateway on http://127.0.0.1:8080
   npm start -- --port 9090               the same on another port
-  npm start -- --config gateway.yaml     a real configuration (or set OCG_CONFIG); DATABASE_URL selects PostgreSQL`);
+  npm start -- --config gateway.yaml     a real configuration (or set OCG_CONFIG); DATABASE_URL selects PostgreSQL
+Environment:
+  OCG_STATE_DIR    where the development profile keeps its PGlite data, token and rendered config (default .ocg/)`);
   process.exit(0);
 }
 
@@ -69,7 +64,8 @@ async function runDevelopmentProfile(port: number): Promise<void> {
     process.exit(1);
   }
 
-  const stateDir = path.join(root, '.ocg');
+  const stateDir = path.resolve(process.env.OCG_STATE_DIR ?? path.join(root, '.ocg'));
+  const shown = path.relative(process.cwd(), stateDir) || '.';
   mkdirSync(stateDir, { recursive: true });
   const token = devToken(path.join(stateDir, 'dev-token'));
   const upstreamKey = `mock-upstream-${randomBytes(16).toString('hex')}`;
@@ -126,13 +122,13 @@ async function runDevelopmentProfile(port: number): Promise<void> {
   └────────────────────────────────────────────────────────────────────────┘
     gateway    ${url}   (protocol: ${url}/protocol)
     upstream   mock Anthropic API at ${mock.url} — canned answers, no cloud account
-    database   embedded PGlite in .ocg/data
-    token      development bearer in .ocg/dev-token
-    config     .ocg/dev-gateway.yaml (rendered; secrets are env references)
+    database   embedded PGlite in ${shown}/data
+    token      development bearer in ${shown}/dev-token
+    config     ${shown}/dev-gateway.yaml (rendered; secrets are env references)
 
   Send a first request:
     curl -s ${url}/v1/messages \\
-      -H "authorization: Bearer $(cat .ocg/dev-token)" \\
+      -H "authorization: Bearer $(cat ${shown}/dev-token)" \\
       -H 'content-type: application/json' -H 'anthropic-version: 2023-06-01' \\
       -d '{"model":"claude-sonnet-4-5","max_tokens":256,"messages":[{"role":"user","content":"Hello"}]}'
 
@@ -148,6 +144,22 @@ async function runDevelopmentProfile(port: number): Promise<void> {
       await mock.close();
       process.exit(0);
     });
+  }
+}
+
+function parseCommandLine(): { config?: string; port?: string; help?: boolean } {
+  try {
+    return parseArgs({
+      options: {
+        config: { type: 'string' },
+        port: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }).values;
+  } catch (err) {
+    console.error(`${(err as Error).message}\nRun \`npm start -- --help\` for usage.`);
+    process.exit(2);
   }
 }
 
