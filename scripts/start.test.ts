@@ -41,7 +41,7 @@ describe('npm start — development profile', () => {
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'ocg-start-'));
     const port = await freePort();
-    const env = { ...process.env, OCG_STATE_DIR: dir, NODE_ENV: 'development' };
+    const env: NodeJS.ProcessEnv = { ...process.env, OCG_STATE_DIR: dir, NODE_ENV: 'development' };
     delete env.OCG_CONFIG;
     delete env.DATABASE_URL;
     child = spawn(process.execPath, [launcher, '--port', String(port)], { env });
