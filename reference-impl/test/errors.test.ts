@@ -119,6 +119,18 @@ describe('request bodies (ERRORS-3, ERRORS-4, ERRORS-5)', () => {
     expect(upstream.requests).toHaveLength(0);
   });
 
+  it('answers 413 to a client that sends a body many times the limit in one go, connection after connection', async () => {
+    // The refusal is decided from content-length before the body arrives; the gateway must keep reading (and
+    // discarding) what is still in flight, or the kernel resets the connection under the client's feet.
+    const body = Buffer.alloc(8 * LIMIT, 0x20);
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(`${gateway.url}/v1/messages`, { method: 'POST', headers: JSON_HEADERS, body });
+      expect(res.status).toBe(413);
+      expect(((await res.json()) as { error: { type: string } }).error.type).toBe('request_too_large');
+    }
+    expect(upstream.requests).toHaveLength(0);
+  });
+
   it('accepts a body exactly at the limit (then validates it)', async () => {
     const padding = 'x'.repeat(LIMIT - Buffer.byteLength(VALID_BODY) - 12);
     const body = `${VALID_BODY.slice(0, -1)},"pad":"${padding}"}`;

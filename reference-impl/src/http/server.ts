@@ -53,6 +53,29 @@ function bodyTooCostlyToDrain(req: IncomingMessage, err: GatewayError): boolean 
   return Number(req.headers['content-length'] ?? 0) > DRAIN_LIMIT;
 }
 
+/** How much of an unwanted body we discard, and for how long, before cutting the connection. */
+const LINGER_BYTES = 64 * 1024 * 1024;
+const LINGER_MS = 10_000;
+
+/**
+ * A body we refuse without reading (too large, chunked): answer first, then read and discard what the client is
+ * still sending. Closing a socket with unread input makes the kernel send a TCP reset, which can destroy our 413
+ * in the client's receive buffer before it reads it ("lingering close", as nginx and Apache do). The discarding is
+ * bounded in bytes and time; past either bound the connection is cut. Nothing is held in memory.
+ */
+function lingerAndDiscard(req: IncomingMessage): void {
+  let discarded = 0;
+  const cut = () => req.socket.destroy();
+  const timer = setTimeout(cut, LINGER_MS);
+  timer.unref();
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > LINGER_BYTES) cut();
+  });
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
+}
+
 export function createPipeline(deps: PipelineDeps): Pipeline {
   const inFlight = new Set<InFlight>();
   const { logger } = deps;
@@ -223,13 +246,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
 
   function sendError(req: IncomingMessage, res: ServerResponse, requestId: string, err: GatewayError): void {
     const rendered = err.render(requestId);
-    if (!req.complete && bodyTooCostlyToDrain(req, err)) {
-      // A large or unbounded body we will not read: do not reuse this connection. What is still coming is
-      // discarded so the client can read our answer instead of meeting a reset. (Small unread bodies are
-      // drained by node:http itself and the connection stays usable.)
-      rendered.headers.connection = 'close';
-      req.resume();
-    }
+    if (!req.complete && bodyTooCostlyToDrain(req, err)) lingerAndDiscard(req);
     res.writeHead(rendered.status, rendered.headers);
     res.end(rendered.body);
   }
