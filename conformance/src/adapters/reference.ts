@@ -1,0 +1,197 @@
+/**
+ * The built-in adapter for the OCG reference gateway (@ocg/gateway). It renders the gateway's config YAML into the
+ * work directory (secrets as `${env:…}` references handed to the child in its environment: the gateway refuses
+ * literal secrets), spawns `<node> <the gateway's bin>` as a child process, reads the listening URL from its JSON log,
+ * waits for `GET /readyz` to answer 200, and stops it with SIGTERM (SIGKILL after a deadline).
+ *
+ * The gateway is found by module resolution of `@ocg/gateway/package.json` and its `bin` field: the kit never
+ * imports gateway code.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { stringify } from 'yaml';
+import { ConformanceError } from '../errors.ts';
+import { createRng } from '../util/rng.ts';
+import type { Adapter, AdapterContext, GatewayUnderTest } from './contract.ts';
+
+export interface ReferenceAdapterOptions {
+  /** Path of the gateway's entry file (default: the `bin` of @ocg/gateway, found by module resolution). */
+  gatewayBin?: string;
+  /** Database URL (default: `OCG_TEST_DATABASE_URL` when set, else PGlite in the work directory). */
+  databaseUrl?: string;
+  /** The body limit to configure (default 2 MiB, so the 413 case stays quick). */
+  maxRequestBodyBytes?: number;
+  /** How long to wait for the gateway to listen and be ready (default 60 s). */
+  startTimeoutMs?: number;
+  /** Gateway log level (default `info`). */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** Locates the reference gateway's entry file through its package.json `bin`. */
+export async function resolveGatewayBin(): Promise<string> {
+  const require = createRequire(import.meta.url);
+  let pkgPath: string;
+  try {
+    pkgPath = require.resolve('@ocg/gateway/package.json');
+  } catch (err) {
+    throw new ConformanceError(
+      'ERR_ADAPTER_START',
+      'reference adapter: @ocg/gateway is not installed (cannot resolve @ocg/gateway/package.json)',
+      { cause: err },
+    );
+  }
+  const pkg = JSON.parse(await readFile(pkgPath, 'utf8')) as { bin?: string | Record<string, string> };
+  const bin =
+    typeof pkg.bin === 'string' ? pkg.bin : (pkg.bin?.['ocg-gateway'] ?? Object.values(pkg.bin ?? {})[0]);
+  if (!bin) throw new ConformanceError('ERR_ADAPTER_START', `reference adapter: ${pkgPath} has no "bin"`);
+  return resolve(dirname(pkgPath), bin);
+}
+
+function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+async function isReady(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(new URL('/readyz', url), { signal: AbortSignal.timeout(2000) });
+    await res.arrayBuffer();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/** Creates a reference adapter with options (the default export `referenceAdapter` uses the defaults). */
+export function createReferenceAdapter(options: ReferenceAdapterOptions = {}): Adapter {
+  return {
+    name: 'reference',
+    async start(ctx: AdapterContext): Promise<GatewayUnderTest> {
+      const bin = options.gatewayBin ?? (await resolveGatewayBin());
+      const rng = createRng(ctx.seed).fork('reference-adapter');
+      const token = `ocg_dev_${rng.string(40)}`;
+      const maxRequestBodyBytes = options.maxRequestBodyBytes ?? 2 * 1024 * 1024;
+      const databaseUrl =
+        options.databaseUrl ?? process.env.OCG_TEST_DATABASE_URL ?? `pglite://${join(ctx.workDir, 'db')}`;
+      const config = {
+        server: { host: '127.0.0.1', port: 0, maxRequestBodyBytes, shutdownGraceMs: 2000 },
+        database: { url: '${env:OCG_CONFORMANCE_DATABASE_URL}' },
+        auth: {
+          staticTokens: [
+            {
+              token: '${env:OCG_CONFORMANCE_TOKEN}',
+              subject: 'conformance',
+              email: 'conformance@example.com',
+            },
+          ],
+        },
+        upstreams: [
+          {
+            name: 'anthropic',
+            kind: 'anthropic',
+            baseUrl: ctx.mocks.anthropic.url,
+            apiKey: '${env:OCG_CONFORMANCE_ANTHROPIC_API_KEY}',
+            timeouts: { connectMs: 5000, firstByteMs: 30000, idleMs: 60000 },
+          },
+        ],
+        log: { level: options.logLevel ?? 'info' },
+      };
+      const configPath = join(ctx.workDir, 'gateway.yaml');
+      await writeFile(configPath, stringify(config));
+      const logPath = join(ctx.workDir, 'gateway.log');
+      const logFile = createWriteStream(logPath);
+
+      const env: NodeJS.ProcessEnv = { ...process.env };
+      delete env.DATABASE_URL;
+      delete env.OCG_CONFIG;
+      env.OCG_CONFORMANCE_DATABASE_URL = databaseUrl;
+      env.OCG_CONFORMANCE_TOKEN = token;
+      env.OCG_CONFORMANCE_ANTHROPIC_API_KEY = ctx.mocks.anthropic.apiKey;
+
+      ctx.log(`reference adapter: starting ${bin} (config ${configPath}, log ${logPath})`);
+      const child = spawn(process.execPath, [bin, '--config', configPath], {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr?.on('data', (chunk: Buffer) => {
+        stderr = (stderr + chunk.toString('utf8')).slice(-8000);
+        logFile.write(chunk);
+      });
+      let listenUrl: string | undefined;
+      const listening = new Promise<string>((resolve, reject) => {
+        const lines = createInterface({ input: child.stdout as NonNullable<typeof child.stdout> });
+        lines.on('line', (line) => {
+          logFile.write(`${line}\n`);
+          if (listenUrl) return;
+          try {
+            const entry = JSON.parse(line) as { msg?: unknown; url?: unknown };
+            if (entry.msg === 'gateway listening' && typeof entry.url === 'string') {
+              listenUrl = entry.url;
+              resolve(entry.url);
+            }
+          } catch {
+            // not a JSON log line
+          }
+        });
+        child.once('exit', (code, signal) =>
+          reject(new Error(`the gateway exited before listening (code ${code}, signal ${signal})`)),
+        );
+        child.once('error', reject);
+      });
+
+      const stop = async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGTERM');
+          if (!(await waitForExit(child, 10_000))) {
+            child.kill('SIGKILL');
+            await waitForExit(child, 5_000);
+          }
+        }
+        await new Promise<void>((resolve) => logFile.end(resolve));
+      };
+
+      const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
+      try {
+        const url = await Promise.race([
+          listening,
+          new Promise<never>((_, reject) =>
+            setTimeout(
+              () => reject(new Error('no "gateway listening" log line')),
+              deadline - Date.now(),
+            ).unref(),
+          ),
+        ]);
+        while (!(await isReady(url))) {
+          if (child.exitCode !== null) throw new Error(`the gateway exited (code ${child.exitCode})`);
+          if (Date.now() > deadline) throw new Error('GET /readyz did not answer 200');
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        ctx.log(`reference adapter: gateway ready at ${url}`);
+        return { baseUrl: url.replace(/\/+$/, ''), bearer: token, maxRequestBodyBytes, stop };
+      } catch (err) {
+        await stop();
+        throw new ConformanceError(
+          'ERR_ADAPTER_START',
+          `reference adapter: ${(err as Error).message} within ${options.startTimeoutMs ?? 60_000} ms\n` +
+            `--- gateway stderr (see ${logPath}) ---\n${stderr.trim() || '(empty)'}`,
+          { cause: err },
+        );
+      }
+    },
+  };
+}
+
+/** The built-in `reference` adapter. */
+export const referenceAdapter: Adapter = createReferenceAdapter();
+export default referenceAdapter;

@@ -1,0 +1,34 @@
+/**
+ * @ocg/conformance — the Open Coding Gateway conformance kit: run the protocol's cases against any gateway through
+ * an adapter, with mock upstreams on loopback, and get a report per profile.
+ *
+ * @example
+ * import { runConformance } from '@ocg/conformance';
+ * const report = await runConformance({ adapter: 'reference', profiles: ['core'] });
+ * @module
+ */
+export type { Adapter, AdapterContext, GatewayUnderTest } from './adapters/contract.ts';
+export { DEFAULT_MAX_REQUEST_BODY_BYTES } from './adapters/contract.ts';
+export { loadAdapter, validateAdapter } from './adapters/load.ts';
+export {
+  createReferenceAdapter,
+  type ReferenceAdapterOptions,
+  referenceAdapter,
+} from './adapters/reference.ts';
+export { allCases } from './cases/index.ts';
+export { ConformanceError, type ConformanceErrorCode } from './errors.ts';
+export {
+  DEFAULT_ANSWER,
+  type MockAnthropic,
+  type MockAnthropicOptions,
+  type MockEvent,
+  type MockScript,
+  type RecordedRequest,
+  startMockAnthropic,
+} from './mocks/anthropic/index.ts';
+export { formatSummary } from './report/console.ts';
+export { validateReport, writeJsonReport } from './report/json.ts';
+export type { CaseResult, ProfileResult, Report } from './report/types.ts';
+export type { GatewayClient, GatewayResponse, SendOptions } from './runner/client.ts';
+export { type RunOptions, runConformance } from './runner/run.ts';
+export type { CaseContext, ConformanceCase } from './runner/types.ts';

@@ -1,0 +1,107 @@
+/**
+ * A small interposing HTTP proxy for the kit's mutants: transparent by default (raw headers, streaming bodies,
+ * hang-ups propagated both ways), with hooks that break exactly one behaviour.
+ */
+import { once } from 'node:events';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+} from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export type RawHeaders = Array<[string, string]>;
+
+export interface ProxyOptions {
+  /** Rewrites the request headers before forwarding (Host is set to the target afterwards). */
+  requestHeaders?: (headers: RawHeaders) => RawHeaders;
+  /** Rewrites the response headers before relaying. */
+  responseHeaders?: (headers: RawHeaders) => RawHeaders;
+  /** Collect a text/event-stream response completely before sending any of it (the `buffers-sse` fault). */
+  bufferSse?: boolean;
+  /** Rewrites the response status. */
+  status?: (status: number) => number;
+  /** Keep the forwarded request going when the client hangs up (the `ignores-client-disconnect` fault). */
+  ignoreClientHangUp?: boolean;
+}
+
+export interface Proxy {
+  url: string;
+  /** Where requests go (may be set after start, e.g. once the gateway is listening). */
+  target: string;
+  close(): Promise<void>;
+}
+
+function pairs(raw: string[]): RawHeaders {
+  const out: RawHeaders = [];
+  for (let i = 0; i < raw.length; i += 2) out.push([raw[i] as string, raw[i + 1] as string]);
+  return out;
+}
+
+export async function startProxy(target: string, options: ProxyOptions = {}): Promise<Proxy> {
+  const sockets = new Set<Socket>();
+  const proxy: Proxy = { url: '', target, close: async () => {} };
+
+  const server = createServer((req, res) => {
+    const to = new URL(req.url ?? '/', proxy.target);
+    let headers = pairs(req.rawHeaders).filter(([n]) => n.toLowerCase() !== 'host');
+    headers = [['host', to.host], ...(options.requestHeaders?.(headers) ?? headers)];
+    let responded = false;
+    const upstream = httpRequest(to, {
+      method: req.method,
+      headers: headers.flat() as unknown as OutgoingHttpHeaders,
+      agent: false,
+    });
+    const hangUp = () => {
+      if (!res.writableFinished) upstream.destroy();
+    };
+    if (!options.ignoreClientHangUp) res.on('close', hangUp);
+    else res.on('error', () => {});
+    upstream.on('error', () => {
+      req.unpipe(upstream);
+      req.resume();
+      if (!responded) res.socket?.destroy();
+    });
+    const end = (body?: Buffer) => res.end(body);
+    upstream.on('response', (up: IncomingMessage) => {
+      responded = true;
+      const status = options.status?.(up.statusCode ?? 502) ?? up.statusCode ?? 502;
+      let out = pairs(up.rawHeaders);
+      out = options.responseHeaders?.(out) ?? out;
+      const sse = /^text\/event-stream/i.test(up.headers['content-type'] ?? '');
+      if (options.bufferSse && sse) {
+        const chunks: Buffer[] = [];
+        up.on('data', (c: Buffer) => chunks.push(c));
+        up.on('end', () => {
+          res.writeHead(status, out.flat());
+          end(Buffer.concat(chunks));
+        });
+        up.on('error', () => res.destroy());
+        return;
+      }
+      res.writeHead(status, out.flat());
+      res.flushHeaders();
+      up.on('data', (c: Buffer) => {
+        if (!res.destroyed) res.write(c);
+      });
+      up.on('end', () => end());
+      up.on('error', () => res.destroy());
+      up.on('aborted', () => res.destroy());
+    });
+    req.pipe(upstream);
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  proxy.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  proxy.close = async () => {
+    const closed = new Promise<void>((r) => server.close(() => r()));
+    for (const s of sockets) s.destroy();
+    await closed;
+  };
+  return proxy;
+}
