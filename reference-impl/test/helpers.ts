@@ -1,5 +1,4 @@
 /** Shared test helpers: an in-test upstream on node:http, config builders, a raw HTTP client, test databases. */
-import { randomBytes } from 'node:crypto';
 import {
   createServer,
   type IncomingHttpHeaders,
@@ -8,7 +7,6 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pg from 'pg';
 import { type GatewayConfig, parseConfig } from '../src/config/load.ts';
 import { type Gateway, startGateway } from '../src/gateway.ts';
 import { createLogger, type Logger } from '../src/log/logger.ts';
@@ -250,36 +248,4 @@ export function waitFor(predicate: () => boolean, timeoutMs = 5000, what = 'cond
   });
 }
 
-/** A fresh PostgreSQL database per test file (dropped by `drop()`), or null without OCG_TEST_DATABASE_URL. */
-export const PG_URL = process.env.OCG_TEST_DATABASE_URL;
-
-export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  if (!PG_URL) throw new Error('OCG_TEST_DATABASE_URL is not set');
-  const name = `ocg_t_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(PG_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
-
-/** The database backends every store/integration suite runs on. */
-export const BACKENDS: Array<{ name: string; skip: string | false }> = [
-  { name: 'pglite', skip: false },
-  {
-    name: 'postgres',
-    skip: PG_URL
-      ? false
-      : 'OCG_TEST_DATABASE_URL is not set: PostgreSQL suites skipped (PGlite suites still run)',
-  },
-];
+export { BACKENDS, createTestDatabase, PG_URL } from '../../scripts/testing/postgres.ts';

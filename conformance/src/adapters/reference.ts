@@ -21,7 +21,7 @@ import type { Adapter, AdapterContext, GatewayUnderTest } from './contract.ts';
 export interface ReferenceAdapterOptions {
   /** Path of the gateway's entry file (default: the `bin` of @ocg/gateway, found by module resolution). */
   gatewayBin?: string;
-  /** Database URL (default: `OCG_TEST_DATABASE_URL` when set, else PGlite in the work directory). */
+  /** Database URL (default: embedded PGlite in the run's work directory, so every run starts empty). */
   databaseUrl?: string;
   /** The body limit to configure (default 2 MiB, so the 413 case stays quick). */
   maxRequestBodyBytes?: number;
@@ -81,8 +81,7 @@ export function createReferenceAdapter(options: ReferenceAdapterOptions = {}): A
       const rng = createRng(ctx.seed).fork('reference-adapter');
       const token = `ocg_dev_${rng.string(40)}`;
       const maxRequestBodyBytes = options.maxRequestBodyBytes ?? 2 * 1024 * 1024;
-      const databaseUrl =
-        options.databaseUrl ?? process.env.OCG_TEST_DATABASE_URL ?? `pglite://${join(ctx.workDir, 'db')}`;
+      const databaseUrl = options.databaseUrl ?? `pglite://${join(ctx.workDir, 'db')}`;
       const config = {
         server: { host: '127.0.0.1', port: 0, maxRequestBodyBytes, shutdownGraceMs: 2000 },
         database: { url: '${env:OCG_CONFORMANCE_DATABASE_URL}' },
