@@ -49,7 +49,7 @@ describe('the spec matches the contract', () => {
     const inference = (n: number) => [`INFERENCE-${n}`, 'MUST', n === 8 ? 'count-tokens' : 'inference'];
     const errors = (n: number) => [`ERRORS-${n}`, n === 5 ? 'MAY' : 'MUST', 'inference'];
     expect(requirements.map((r) => [r.id, r.level, r.feature])).toEqual([
-      ...[1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(inference),
+      ...[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map(inference),
       ...[1, 2, 3, 4, 5, 6].map(errors),
       ['DISCOVERY-1', 'MUST', 'protocol-document'],
       ['DISCOVERY-2', 'MUST', 'health'],

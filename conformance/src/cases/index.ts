@@ -11,6 +11,7 @@ import errorEnvelope from './errors/error-envelope.ts';
 import invalidBody from './errors/invalid-body.ts';
 import requestIdHeader from './errors/request-id-header.ts';
 import upstreamUnreachable from './errors/upstream-unreachable.ts';
+import apiKeyHeader from './inference/api-key-header.ts';
 import bearerRequired from './inference/bearer-required.ts';
 import clientDisconnect from './inference/client-disconnect.ts';
 import countTokens from './inference/count-tokens.ts';
@@ -36,6 +37,7 @@ export const allCases = createRegistry([
   countTokens,
   clientDisconnect,
   bearerRequired,
+  apiKeyHeader,
   errorEnvelope,
   requestIdHeader,
   invalidBody,
