@@ -10,7 +10,7 @@
 import { parseArgs } from 'node:util';
 import { ConformanceError } from './errors.ts';
 import { formatSummary } from './report/console.ts';
-import { runConformance } from './runner/run.ts';
+import { reproduceCommand, runConformance } from './runner/run.ts';
 import { parseSeed } from './util/rng.ts';
 
 export const USAGE = `Usage: ocg-conformance run --adapter <file|reference> [options]
@@ -29,10 +29,6 @@ Options:
   -h, --help                  show this help
 
 Exit status: 0 every selected profile passes; 1 a profile is partial or fails; 2 usage or adapter error.`;
-
-function shellQuote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
-}
 
 /** Runs the CLI with `argv` (without node and script); returns the exit status. */
 export async function main(
@@ -100,18 +96,8 @@ export async function main(
       keepWorkDir: values['keep-work-dir'] ? true : 'on-failure',
       log,
     });
-    const reproduce = [
-      'ocg-conformance',
-      'run',
-      '--adapter',
-      values.adapter,
-      ...profiles.flatMap((p) => ['--profile', p]),
-      '--seed',
-      String(report.seed),
-      ...(values.case ?? []).flatMap((c) => ['--case', c]),
-    ]
-      .map(shellQuote)
-      .join(' ');
+    const reproduce =
+      report.reproduce ?? reproduceCommand(values.adapter, profiles, report.seed, values.case ?? []);
     io.out(formatSummary(report, reproduce));
     return report.profiles.every((p) => p.result === 'pass') ? 0 : 1;
   } catch (err) {

@@ -93,6 +93,9 @@ describe('ocg-conformance exit statuses', () => {
     );
     const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8'));
     expect(report.seed).toBe(17);
+    expect(report.reproduce).toBe(
+      `ocg-conformance run --adapter ${mutant} --profile core --seed 17 --case errors/request-id`,
+    );
   });
 
   it('the bin runs on Node with a passing selection → 0', { timeout: 120_000 }, async () => {

@@ -28,6 +28,8 @@ export interface Report {
   kit: { name: string; version: string };
   gateway: { adapter: string; baseUrl?: string };
   seed: number;
+  /** The command that reruns the same cases with the same seed (absent when the adapter was passed as an object). */
+  reproduce?: string;
   startedAt: string;
   finishedAt: string;
   profiles: ProfileResult[];

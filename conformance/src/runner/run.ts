@@ -240,6 +240,9 @@ export async function runConformance(options: RunOptions): Promise<Report> {
     kit: { name: '@ocg/conformance', version: await kitVersion() },
     gateway: { adapter: adapter.name, baseUrl: gateway?.baseUrl ?? '' },
     seed,
+    ...(typeof options.adapter === 'string'
+      ? { reproduce: reproduceCommand(options.adapter, selectedProfiles, seed, prefixes) }
+      : {}),
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     profiles: selectedProfiles.map((name) =>
@@ -274,4 +277,29 @@ export async function runConformance(options: RunOptions): Promise<Report> {
   if (keep === true || (keep === 'on-failure' && !allPassed)) log(`work directory kept: ${workDir}`);
   else await rm(workDir, { recursive: true, force: true });
   return report;
+}
+
+/** The command line that runs the same cases against the same adapter with the same seed. */
+export function reproduceCommand(
+  adapter: string,
+  profiles: string[],
+  seed: number,
+  cases?: string[],
+): string {
+  return [
+    'ocg-conformance',
+    'run',
+    '--adapter',
+    adapter,
+    ...profiles.flatMap((p) => ['--profile', p]),
+    '--seed',
+    String(seed),
+    ...(cases ?? []).flatMap((c) => ['--case', c]),
+  ]
+    .map(shellQuote)
+    .join(' ');
+}
+
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
 }
