@@ -179,8 +179,13 @@ async function writeLargeBody(req: ClientRequest, body: Buffer, answered: () => 
     new Promise<void>((resolve) => {
       if (req.write(piece)) resolve();
       else {
-        req.once('drain', resolve);
-        req.once('close', resolve);
+        const done = () => {
+          req.off('drain', done);
+          req.off('close', done);
+          resolve();
+        };
+        req.on('drain', done);
+        req.on('close', done);
       }
     });
   await write(body.subarray(0, PIECE));
