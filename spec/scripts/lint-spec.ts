@@ -11,6 +11,7 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 import { fromFile, Parser } from '@asyncapi/parser';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parse as parseYaml } from 'yaml';
+import { isRecord, type Json, resolveLocalRef } from '../src/json.ts';
 import { specFiles } from '../src/load.ts';
 import { addFormats, formatAjvErrors } from '../src/validators.ts';
 
@@ -26,30 +27,11 @@ export interface LintSpecOptions {
   requirementsSchema?: string;
 }
 
-type Json = Record<string, unknown>;
-
 const REQUIREMENT_ID = /^[A-Z]+-[0-9]+$/;
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
-function isRecord(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function records(v: unknown): Json[] {
   return Array.isArray(v) ? v.filter(isRecord) : [];
-}
-
-function resolveLocal(doc: Json, v: unknown): unknown {
-  let cur = v;
-  for (let i = 0; i < 20 && isRecord(cur) && typeof cur.$ref === 'string' && cur.$ref.startsWith('#/'); i++) {
-    let next: unknown = doc;
-    for (const part of cur.$ref.slice(2).split('/')) {
-      const key = decodeURIComponent(part).replace(/~1/g, '/').replace(/~0/g, '~');
-      next = isRecord(next) ? next[key] : undefined;
-    }
-    cur = next;
-  }
-  return cur;
 }
 
 /**
@@ -143,7 +125,7 @@ export function checkCrossReferences(openapi: Json, asyncapi: Json, requirements
 
       const responses = isRecord(op.responses) ? op.responses : {};
       for (const [status, r] of Object.entries(responses)) {
-        const resp = resolveLocal(openapi, r);
+        const resp = resolveLocalRef(openapi, r);
         const headers = isRecord(resp) && isRecord(resp.headers) ? resp.headers : {};
         if (!Object.hasOwn(headers, 'request-id')) {
           errors.push(`${where} (${opId ?? '?'}): response ${status} does not declare the request-id header`);

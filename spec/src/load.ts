@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { isRecord } from './json.ts';
 
 const specDir = fileURLToPath(new URL('..', import.meta.url)).replace(/[\\/]$/, '');
 
@@ -84,10 +85,6 @@ function cached<T>(key: string, load: () => Promise<T>): Promise<T> {
     cache.set(key, p);
   }
   return p as Promise<T>;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** The parsed openapi.yaml (cached: the same object on every call — do not mutate it). */

@@ -1,3 +1,4 @@
+import { isRecord, type Json, resolveLocalRef } from './json.ts';
 import {
   loadAsyncApi,
   loadOpenApi,
@@ -6,27 +7,8 @@ import {
   type RequirementsDocument,
 } from './load.ts';
 
-type Json = Record<string, unknown>;
-
-function isRecord(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function str(v: unknown): string {
   return typeof v === 'string' ? v : '';
-}
-
-function deref(doc: Json, v: unknown): unknown {
-  let cur = v;
-  for (let i = 0; i < 20 && isRecord(cur) && typeof cur.$ref === 'string' && cur.$ref.startsWith('#/'); i++) {
-    let next: unknown = doc;
-    for (const part of cur.$ref.slice(2).split('/')) {
-      const key = decodeURIComponent(part).replace(/~1/g, '/').replace(/~0/g, '~');
-      next = isRecord(next) ? next[key] : undefined;
-    }
-    cur = next;
-  }
-  return cur;
 }
 
 function refName(v: unknown): string | undefined {
@@ -124,18 +106,18 @@ export function renderProtocolMarkdownFrom(
     out.push(
       `- Requirements: ${o.requirements.map((id) => `${id} (${reqById.get(id)?.level ?? '?'})`).join(', ')}`,
     );
-    const params = Array.isArray(op.parameters) ? op.parameters.map((p) => deref(openapi, p)) : [];
+    const params = Array.isArray(op.parameters) ? op.parameters.map((p) => resolveLocalRef(openapi, p)) : [];
     for (const p of params) {
       if (!isRecord(p)) continue;
       out.push(
         `- ${str(p.in) === 'header' ? 'Header' : 'Query parameter'} \`${str(p.name)}\`: ${cell(str(p.description))}`,
       );
     }
-    const rb = deref(openapi, op.requestBody);
+    const rb = resolveLocalRef(openapi, op.requestBody);
     if (isRecord(rb) && isRecord(rb.content)) {
       for (const [media, m] of Object.entries(rb.content)) {
         const schemaRef = isRecord(m) ? m.schema : undefined;
-        const schema = deref(openapi, schemaRef);
+        const schema = resolveLocalRef(openapi, schemaRef);
         const name = refName(schemaRef) ?? 'inline schema';
         const required =
           isRecord(schema) && Array.isArray(schema.required) ? schema.required.map(String) : [];
@@ -151,7 +133,7 @@ export function renderProtocolMarkdownFrom(
     out.push('', '| Status | Content types | Description |', '|---|---|---|');
     const responses = isRecord(op.responses) ? op.responses : {};
     for (const [status, r] of Object.entries(responses)) {
-      const resp = deref(openapi, r);
+      const resp = resolveLocalRef(openapi, r);
       const content = isRecord(resp) && isRecord(resp.content) ? resp.content : {};
       const types = Object.entries(content)
         .map(([media, m]) => {

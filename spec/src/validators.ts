@@ -1,6 +1,7 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import { isRecord } from './json.ts';
 import { loadAsyncApi, loadOpenApi, loadReportSchema } from './load.ts';
 import { parseSseTranscript } from './sse.ts';
 
@@ -51,10 +52,6 @@ function headerValue(headers: HeadersLike, name: string): string | undefined {
     return Array.isArray(v) ? v.join(', ') : String(v);
   }
   return undefined;
-}
-
-function isRecord(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 // ajv-formats is CommonJS: under Node's ESM loader the callable is the default export, under some bundlers
