@@ -55,12 +55,21 @@ export type GatewayErrorCode =
   | 'ERR_UNAUTHENTICATED'
   | 'ERR_SHUTTING_DOWN'
   | 'ERR_INTERNAL'
+  // model allowlist and /v1/models paging (src/policy)
+  | 'ERR_MODEL_REQUIRED'
+  | 'ERR_MODEL_UNKNOWN'
+  | 'ERR_MODEL_DENIED'
+  | 'ERR_NO_POLICY'
   // upstream
   | 'ERR_UPSTREAM_UNREACHABLE'
   | 'ERR_UPSTREAM_TIMEOUT'
   | 'ERR_UPSTREAM_AUTH'
   | 'ERR_UPSTREAM_STATUS'
-  | 'ERR_UPSTREAM_PROTOCOL';
+  | 'ERR_UPSTREAM_PROTOCOL'
+  // sessions and tokens (src/session)
+  | 'ERR_KEK_MISMATCH'
+  | 'ERR_DECRYPTION_FAILED'
+  | 'ERR_INVALID_GRANT';
 
 interface Defaults {
   status: number;
@@ -83,11 +92,19 @@ const DEFAULTS: Record<GatewayErrorCode, Defaults> = {
   ERR_UNAUTHENTICATED: { status: 401, type: 'authentication_error' },
   ERR_SHUTTING_DOWN: { status: 503, type: 'api_error' },
   ERR_INTERNAL: { status: 500, type: 'api_error' },
+  ERR_MODEL_REQUIRED: { status: 400, type: 'invalid_request_error' },
+  ERR_MODEL_UNKNOWN: { status: 400, type: 'invalid_request_error' },
+  ERR_MODEL_DENIED: { status: 400, type: 'invalid_request_error' },
+  ERR_NO_POLICY: { status: 400, type: 'invalid_request_error' },
   ERR_UPSTREAM_UNREACHABLE: { status: 502, type: 'api_error' },
   ERR_UPSTREAM_TIMEOUT: { status: 504, type: 'api_error' },
   ERR_UPSTREAM_AUTH: { status: 502, type: 'api_error' },
   ERR_UPSTREAM_STATUS: { status: 502, type: 'api_error' },
   ERR_UPSTREAM_PROTOCOL: { status: 502, type: 'api_error' },
+  ERR_KEK_MISMATCH: { status: 500, type: 'api_error' },
+  ERR_DECRYPTION_FAILED: { status: 500, type: 'api_error' },
+  // The OAuth token endpoint renders its own `{"error":"invalid_grant"}` body with this status.
+  ERR_INVALID_GRANT: { status: 401, type: 'authentication_error' },
 };
 
 export interface GatewayErrorOptions {
