@@ -15,7 +15,11 @@ export type ConformanceErrorCode =
   /** A case did not finish within its time limit. */
   | 'ERR_CASE_TIMEOUT'
   /** The report does not match the report schema (a kit bug). */
-  | 'ERR_REPORT_INVALID';
+  | 'ERR_REPORT_INVALID'
+  /** The mock OpenID Provider was misused (unknown user, invalid client metadata, …). */
+  | 'ERR_MOCK_IDP'
+  /** The kit's browser could not navigate (too many redirects, no such form, network error). */
+  | 'ERR_BROWSER';
 
 export class ConformanceError extends Error {
   readonly code: ConformanceErrorCode;

@@ -15,6 +15,26 @@ export {
   type ReferenceAdapterOptions,
   referenceAdapter,
 } from './adapters/reference.ts';
+export {
+  type Browser,
+  type BrowserCookie,
+  type BrowserOptions,
+  createBrowser,
+  type FormField,
+  type FormInfo,
+  type FormSubmitter,
+  type FormValues,
+  isSameOrigin,
+  isSameSite,
+  type NavigateOptions,
+  type Page,
+  type RedirectHop,
+  type SecFetchSite,
+  type SentRequest,
+  type SubmitOptions,
+  secFetchSite,
+  siteOf,
+} from './browser/index.ts';
 export { allCases } from './cases/index.ts';
 export { ConformanceError, type ConformanceErrorCode } from './errors.ts';
 export {
@@ -26,6 +46,22 @@ export {
   type RecordedRequest,
   startMockAnthropic,
 } from './mocks/anthropic/index.ts';
+export {
+  type LoginRefusal,
+  MOCK_IDP_SCOPES,
+  type MockIdp,
+  type MockIdpClient,
+  type MockIdpClientInput,
+  type MockIdpEvent,
+  type MockIdpEventType,
+  type MockIdpOptions,
+  type MockIdpRequest,
+  type MockIdpUser,
+  type MockIdpUserInput,
+  type MockIdpUserPatch,
+  startMockIdp,
+  type TokenEndpointAuthMethod,
+} from './mocks/idp/index.ts';
 export { formatSummary } from './report/console.ts';
 export { validateReport, writeJsonReport } from './report/json.ts';
 export type { CaseResult, ProfileResult, Report } from './report/types.ts';
