@@ -69,7 +69,11 @@ export type GatewayErrorCode =
   // sessions and tokens (src/session)
   | 'ERR_KEK_MISMATCH'
   | 'ERR_DECRYPTION_FAILED'
-  | 'ERR_INVALID_GRANT';
+  | 'ERR_INVALID_GRANT'
+  // OAuth endpoints (rendered as RFC 6749 error objects; the status comes with the oauth code)
+  | 'ERR_OAUTH'
+  // admin
+  | 'ERR_FORBIDDEN';
 
 interface Defaults {
   status: number;
@@ -105,7 +109,25 @@ const DEFAULTS: Record<GatewayErrorCode, Defaults> = {
   ERR_DECRYPTION_FAILED: { status: 500, type: 'api_error' },
   // The OAuth token endpoint renders its own `{"error":"invalid_grant"}` body with this status.
   ERR_INVALID_GRANT: { status: 401, type: 'authentication_error' },
+  ERR_OAUTH: { status: 400, type: 'invalid_request_error' },
+  ERR_FORBIDDEN: { status: 403, type: 'permission_error' },
 };
+
+/** RFC 6749 §5.2 / RFC 8628 §3.5 / RFC 7009 error codes the OAuth endpoints answer. */
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope'
+  | 'authorization_pending'
+  | 'slow_down'
+  | 'access_denied'
+  | 'expired_token'
+  | 'unsupported_token_type'
+  | 'server_error'
+  | 'temporarily_unavailable';
 
 export interface GatewayErrorOptions {
   /** Overrides the code's default HTTP status (e.g. a relayed upstream status). */
@@ -116,6 +138,11 @@ export interface GatewayErrorOptions {
   headers?: Record<string, string>;
   /** Individual problems behind the error (e.g. one line per invalid config field); never secret values. */
   details?: string[];
+  /**
+   * An RFC 6749 error code (`invalid_request`, `invalid_grant`, …): the error renders as an OAuth error object
+   * `{"error", "error_description"}` (OAuth endpoints) instead of the Anthropic envelope.
+   */
+  oauth?: OAuthErrorCode;
   cause?: unknown;
 }
 
@@ -130,6 +157,7 @@ export class GatewayError extends Error {
   readonly type: AnthropicErrorType;
   readonly headers: Record<string, string>;
   readonly details: readonly string[];
+  readonly oauth: OAuthErrorCode | null;
 
   constructor(code: GatewayErrorCode, message: string, options: GatewayErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -139,6 +167,7 @@ export class GatewayError extends Error {
     this.type = options.type ?? DEFAULTS[code].type;
     this.headers = options.headers ?? {};
     this.details = options.details ?? [];
+    this.oauth = options.oauth ?? null;
   }
 
   /** The Anthropic error envelope for this error. The message is meant for the client: never put secrets in it. */
@@ -148,10 +177,15 @@ export class GatewayError extends Error {
 
   /** Status, headers and serialised body of the HTTP response for this error. */
   render(requestId: string): { status: number; headers: Record<string, string>; body: string } {
-    const body = JSON.stringify(this.toEnvelope(requestId));
+    const body = JSON.stringify(
+      this.oauth === null
+        ? this.toEnvelope(requestId)
+        : { error: this.oauth, error_description: this.message },
+    );
     return {
       status: this.status,
       headers: {
+        ...(this.oauth === null ? {} : { 'cache-control': 'no-store', pragma: 'no-cache' }),
         ...this.headers,
         'content-type': 'application/json',
         'content-length': String(Buffer.byteLength(body)),

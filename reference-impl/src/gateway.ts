@@ -5,14 +5,22 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createValidators, listOperations, renderProtocolMarkdown } from '@ocg/spec';
-import { createStaticTokenAuthenticator } from './auth/static-tokens.ts';
+import { createAuthenticator } from './auth/authenticate.ts';
 import { configSecrets, type GatewayConfig } from './config/load.ts';
 import { GatewayError } from './errors.ts';
 import { inferenceHandlers, RECORDED_OPERATIONS } from './handlers/inference.ts';
 import { metaHandlers } from './handlers/meta.ts';
+import type { Handler } from './http/context.ts';
 import { createRouter } from './http/router.ts';
-import { createPipeline } from './http/server.ts';
+import { type AdminAuthenticator, createPipeline } from './http/server.ts';
 import { createLogger, type Logger } from './log/logger.ts';
+import { createModelCatalogue } from './policy/models.ts';
+import type { GatewayServices, SignInServices } from './services.ts';
+import { createDeviceAuthorizations } from './session/device-codes.ts';
+import { createKek } from './session/kek.ts';
+import { createKeyRing } from './session/keys.ts';
+import { createRevocation } from './session/revocation.ts';
+import { createSessionManager } from './session/sessions.ts';
 import { createInferenceRecorder } from './store/inference-log.ts';
 import { loadMigrations, migrate } from './store/migrate.ts';
 import { createStore, type Store } from './store/store.ts';
@@ -68,15 +76,56 @@ export async function startGateway(
     if (!upstreamConfig) throw new Error('no upstream configured');
     upstream = createAnthropicUpstream(upstreamConfig, logger);
 
+    const signIn = await startSignInServices(config, store, logger);
+    let publicUrl = config.auth.issuer?.replace(/\/+$/, '') ?? '';
+    const services: GatewayServices = {
+      config,
+      logger,
+      store,
+      catalogue: createModelCatalogue(config.models),
+      signIn,
+      publicUrl: () => publicUrl,
+      audience: () => config.auth.audience ?? publicUrl,
+      features: implementedFeatures(signIn !== null),
+    };
+    if (!signIn) {
+      logger.warn('sign-in is not configured (no auth.oidc): only static development tokens authenticate');
+    }
+
     let draining = false;
-    const router = createRouter(operations, {
+    const handlers: Record<string, Handler> = {
       ...inferenceHandlers(upstream),
       ...metaHandlers({ protocolMarkdown, store, migrations, isDraining: () => draining }),
-    });
+    };
+    // TEMPORARY while issue 3's handlers land: operations without a handler answer 501.
+    for (const op of operations) {
+      handlers[op.operationId] ??= async () => {
+        throw new GatewayError('ERR_NOT_FOUND', `${op.operationId} is not implemented yet.`, {
+          status: 501,
+          type: 'not_supported',
+        });
+      };
+    }
+    const router = createRouter(operations, handlers);
     const recorder = createInferenceRecorder(store, logger);
+    const authenticateAdmin: AdminAuthenticator = async () => {
+      throw new GatewayError('ERR_UNAUTHENTICATED', 'Admin authentication is not available yet.');
+    };
     const pipeline = createPipeline({
       router,
-      authenticator: createStaticTokenAuthenticator(config.auth.staticTokens),
+      authenticator: createAuthenticator({
+        staticTokens: config.auth.staticTokens,
+        accessTokens: signIn
+          ? {
+              keyring: signIn.keyring,
+              revocation: signIn.revocation,
+              issuer: publicUrl,
+              audience: config.auth.audience ?? publicUrl,
+              clockToleranceS: config.auth.clockToleranceS,
+            }
+          : null,
+      }),
+      authenticateAdmin,
       validators,
       logger,
       maxRequestBodyBytes: config.server.maxRequestBodyBytes,
@@ -91,6 +140,7 @@ export async function startGateway(
     const address = server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const url = `http://${host}:${address.port}`;
+    if (publicUrl === '') publicUrl = url;
     logger.info('gateway listening', { url, upstream: upstreamConfig.name, operations: operations.length });
 
     const activeUpstream = upstream;
@@ -147,6 +197,46 @@ export async function startGateway(
     await store.close().catch(() => {});
     throw err;
   }
+}
+
+/** The session modules, started (signing keys loaded or created) when sign-in is configured. */
+async function startSignInServices(
+  config: GatewayConfig,
+  store: Store,
+  logger: Logger,
+): Promise<SignInServices | null> {
+  const { auth } = config;
+  if (!auth.oidc || !auth.keyEncryptionKey) return null;
+  const kek = createKek(auth.keyEncryptionKey, { previous: auth.previousKeyEncryptionKeys });
+  const keyring = createKeyRing(store, kek, {
+    accessTokenTtlS: auth.accessTokenTtlS,
+    skewS: auth.signingKeyRetirementSkewS,
+    refreshIntervalS: auth.keyRefreshIntervalS,
+    onBackgroundError: (err) => logger.warn('reloading signing keys failed', { err }),
+  });
+  await keyring.refresh();
+  const revocation = createRevocation(store, { ttlMs: auth.revocationCacheTtlMs });
+  const sessions = createSessionManager(store, kek, {
+    refreshTokenTtlS: auth.refreshTokenTtlS,
+    onSessionRevoked: (id) => revocation.noteRevoked(id),
+  });
+  const devices = createDeviceAuthorizations(store);
+  return { kek, keyring, revocation, sessions, devices };
+}
+
+/** Feature ids this build implements, given whether sign-in is configured. */
+function implementedFeatures(signIn: boolean): string[] {
+  return [
+    'inference',
+    'count-tokens',
+    'protocol-document',
+    'health',
+    'ocg-configuration',
+    'managed-settings',
+    'models',
+    ...(signIn ? ['sign-in'] : []),
+    'admin',
+  ];
 }
 
 /** How long aborted requests get to write their final error before connections are destroyed. */

@@ -61,7 +61,14 @@ export interface Operation {
   path: string;
   feature: string;
   requirements: string[];
-  security: 'none' | 'bearer';
+  /** `admin`: the operation accepts the `adminApiKey` scheme (or an admin user's bearer); see `adminScope`. */
+  security: 'none' | 'bearer' | 'admin';
+  /** For admin operations, the scope an API key needs (`x-ocg-admin-scope`). */
+  adminScope?: 'read' | 'write';
+  /** The request body's media type (`application/json`, `application/x-www-form-urlencoded`), when it has one. */
+  requestContentType?: string;
+  /** Whether the operation is an OCG extension (`x-ocg-extension: true`). */
+  extension: boolean;
 }
 
 /** Reads and parses a YAML file. */
@@ -165,8 +172,12 @@ export function operationsOf(doc: Record<string, unknown>): Operation[] {
       const op = item[method];
       if (!isRecord(op)) continue;
       const security = op.security !== undefined ? op.security : globalSecurity;
-      const usesBearer =
-        Array.isArray(security) && security.some((s) => isRecord(s) && Object.hasOwn(s, 'bearer'));
+      const schemes = Array.isArray(security) ? security.filter(isRecord) : [];
+      const usesBearer = schemes.some((s) => Object.hasOwn(s, 'bearer'));
+      const usesAdmin = schemes.some((s) => Object.hasOwn(s, 'adminApiKey'));
+      const content = isRecord(op.requestBody) && isRecord(op.requestBody.content) ? op.requestBody.content : {};
+      const requestContentType = Object.keys(content)[0];
+      const scope = op['x-ocg-admin-scope'];
       ops.push({
         operationId: typeof op.operationId === 'string' ? op.operationId : `${method} ${path}`,
         method,
@@ -175,7 +186,10 @@ export function operationsOf(doc: Record<string, unknown>): Operation[] {
         requirements: Array.isArray(op['x-ocg-requirements'])
           ? op['x-ocg-requirements'].filter((x): x is string => typeof x === 'string')
           : [],
-        security: usesBearer ? 'bearer' : 'none',
+        security: usesAdmin ? 'admin' : usesBearer ? 'bearer' : 'none',
+        ...(usesAdmin ? { adminScope: scope === 'read' ? ('read' as const) : ('write' as const) } : {}),
+        ...(requestContentType ? { requestContentType } : {}),
+        extension: op['x-ocg-extension'] === true,
       });
     }
   }

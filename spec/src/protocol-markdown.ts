@@ -65,9 +65,15 @@ export function renderProtocolMarkdownFrom(
   }
   const bearerOps = ops.filter((o) => o.security === 'bearer');
   const openOps = ops.filter((o) => o.security === 'none');
+  const adminOps = ops.filter((o) => o.security === 'admin');
   if (bearerOps.length > 0) {
     out.push(
       `- Requires \`Authorization: Bearer <token>\`: ${bearerOps.map((o) => `\`${o.method.toUpperCase()} ${o.path}\``).join(', ')}.`,
+    );
+  }
+  if (adminOps.length > 0) {
+    out.push(
+      `- Requires an admin credential (an admin user's bearer, or an admin API key in \`x-api-key\`): ${adminOps.map((o) => `\`${o.method.toUpperCase()} ${o.path}\` (${o.adminScope ?? 'write'})`).join(', ')}.`,
     );
   }
   if (openOps.length > 0) {
@@ -102,7 +108,10 @@ export function renderProtocolMarkdownFrom(
     out.push(
       `- Feature: \`${o.feature}\`${feature ? ` (${feature.title}; profile \`${feature.profile}\`)` : ''}`,
     );
-    out.push(`- Authentication: ${o.security === 'bearer' ? 'bearer token' : 'none'}`);
+    out.push(
+      `- Authentication: ${o.security === 'bearer' ? 'bearer token' : o.security === 'admin' ? `admin credential, scope \`${o.adminScope ?? 'write'}\`` : 'none'}`,
+    );
+    if (o.extension) out.push('- OCG extension (not part of the Claude apps gateway contract)');
     out.push(
       `- Requirements: ${o.requirements.map((id) => `${id} (${reqById.get(id)?.level ?? '?'})`).join(', ')}`,
     );
@@ -110,7 +119,7 @@ export function renderProtocolMarkdownFrom(
     for (const p of params) {
       if (!isRecord(p)) continue;
       out.push(
-        `- ${str(p.in) === 'header' ? 'Header' : 'Query parameter'} \`${str(p.name)}\`: ${cell(str(p.description))}`,
+        `- ${str(p.in) === 'header' ? 'Header' : str(p.in) === 'path' ? 'Path parameter' : 'Query parameter'} \`${str(p.name)}\`: ${cell(str(p.description))}`,
       );
     }
     const rb = resolveLocalRef(openapi, op.requestBody);

@@ -12,7 +12,7 @@ export const OPENAPI_SCHEMA_ID = 'https://opencodinggateway.dev/spec/openapi.jso
 export interface SpecValidators {
   /** Validates a JSON request body for an operation; returns [] when valid, else readable messages
    *  like "/max_tokens: must be integer". */
-  validateRequestBody(operationId: string, body: unknown): string[];
+  validateRequestBody(operationId: string, body: unknown, mediaType?: string): string[];
   /** Validates a response: status must be declared for the operation (or `default`), content-type declared,
    *  and a JSON body must match its schema. Returns [] when valid.
    *  Beyond the contract: a JSON body may be given as text (it is parsed); a `text/event-stream` body given as text
@@ -222,14 +222,14 @@ export function buildValidators(openapi: Json, asyncapi: Json, reportSchema: Jso
   };
 
   return {
-    validateRequestBody(operationId, body) {
+    validateRequestBody(operationId, body, mediaType = 'application/json') {
       const loc = operations.get(operationId);
       if (!loc) return [`unknown operationId "${operationId}"`];
       const rb = deref(openapi, `${loc.pointer}/requestBody`);
       if (!isRecord(rb.value)) return body === undefined ? [] : [`${operationId} takes no request body`];
       const content = rb.value.content;
-      const media = isRecord(content) ? matchMedia(Object.keys(content), 'application/json') : undefined;
-      if (!media) return [`${operationId} declares no application/json request body`];
+      const media = isRecord(content) ? matchMedia(Object.keys(content), mediaType) : undefined;
+      if (!media) return [`${operationId} declares no ${mediaType} request body`];
       if (body === undefined) return rb.value.required === true ? ['/: request body is required'] : [];
       return validateSchemaAt(`${rb.pointer}/content/${escapePointer(media)}/schema`, body);
     },

@@ -1,5 +1,6 @@
 /**
- * Static development bearer tokens (until sign-in lands). INFERENCE-10: a missing or invalid credential on a bearer
+ * Static development bearer tokens (`auth.staticTokens`, for development configs and tests; sign-in issues real
+ * access tokens, see `authenticate.ts`). INFERENCE-10: a missing or invalid credential on a bearer
  * endpoint is `401 authentication_error` and the upstream is never called.
  *
  * The credential is read from `Authorization: Bearer …` and from `x-api-key` (Claude Code's `apiKeyHelper` output is
@@ -11,12 +12,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { StaticTokenConfig } from '../config/load.ts';
 import { GatewayError } from '../errors.ts';
 
-export interface Principal {
-  subject: string;
-  email: string | null;
-}
+import type { Principal } from '../session/principal.ts';
 
-export interface Authenticator {
+export interface StaticTokenAuthenticator {
   /** Returns the principal, or throws `ERR_UNAUTHENTICATED`. */
   authenticate(headers: IncomingHttpHeaders): Principal;
 }
@@ -41,10 +39,16 @@ export function presentedCredentials(headers: IncomingHttpHeaders): string[] {
   return out;
 }
 
-export function createStaticTokenAuthenticator(tokens: readonly StaticTokenConfig[]): Authenticator {
+export function createStaticTokenAuthenticator(tokens: readonly StaticTokenConfig[]): StaticTokenAuthenticator {
   const entries = tokens.map((t) => ({
     digest: digest(t.token),
-    principal: { subject: t.subject, email: t.email ?? null },
+    principal: {
+      subject: t.subject,
+      email: t.email ?? null,
+      name: t.name ?? null,
+      groups: [...(t.groups ?? [])],
+      sessionId: null,
+    } satisfies Principal,
   }));
 
   const lookup = (credential: string): Principal | null => {
@@ -52,7 +56,7 @@ export function createStaticTokenAuthenticator(tokens: readonly StaticTokenConfi
     let found: Principal | null = null;
     for (const entry of entries) {
       // No early exit: the time taken does not depend on which token (if any) matched.
-      if (timingSafeEqual(d, entry.digest) && found === null) found = entry.principal;
+      if (timingSafeEqual(d, entry.digest) && found === null) found = { ...entry.principal, groups: [...entry.principal.groups] };
     }
     return found;
   };

@@ -13,6 +13,8 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parseDocument } from 'yaml';
 import { GatewayError } from '../errors.ts';
 import type { LogLevel } from '../log/logger.ts';
+import { checkPolicyConfig, type ModelConfig, type PolicyConfig } from '../policy/config.ts';
+import { parseKekText } from '../session/kek.ts';
 import schema from './config.schema.json' with { type: 'json' };
 
 export interface ServerConfig {
@@ -26,6 +28,36 @@ export interface StaticTokenConfig {
   token: string;
   subject: string;
   email?: string;
+  name?: string;
+  groups?: string[];
+}
+
+/** `auth.oidc`: the IdP the gateway signs users in with (see config.schema.json for every field). */
+export interface OidcConfig {
+  issuer: string;
+  clientId: string;
+  clientSecret?: string;
+  [key: string]: unknown;
+}
+
+/** `auth`: sign-in, sessions and tokens (see config.schema.json for every field's meaning and default). */
+export interface AuthConfig {
+  staticTokens: StaticTokenConfig[];
+  oidc?: OidcConfig;
+  issuer?: string;
+  audience?: string;
+  keyEncryptionKey?: string;
+  previousKeyEncryptionKeys: string[];
+  accessTokenTtlS: number;
+  refreshTokenTtlS: number;
+  sessionMaxAgeS: number;
+  clockToleranceS: number;
+  signingKeyRetirementSkewS: number;
+  keyRefreshIntervalS: number;
+  revocationCacheTtlMs: number;
+  deviceAuthorization: { expiresInS: number; intervalS: number };
+  adminGroups?: { read?: string[]; write?: string[] };
+  [key: string]: unknown;
 }
 
 export interface UpstreamTimeouts {
@@ -46,8 +78,10 @@ export interface UpstreamConfig {
 export interface GatewayConfig {
   server: ServerConfig;
   database: { url?: string };
-  auth: { staticTokens: StaticTokenConfig[] };
+  auth: AuthConfig;
   upstreams: UpstreamConfig[];
+  models: ModelConfig[];
+  policies: PolicyConfig[];
   log: { level: LogLevel };
 }
 
@@ -59,7 +93,13 @@ export interface ParseConfigOptions {
 }
 
 /** JSON pointers (with `*` for any array index) of fields that must be secret references. */
-const SECRET_FIELDS = ['/auth/staticTokens/*/token', '/upstreams/*/apiKey'];
+const SECRET_FIELDS = [
+  '/auth/staticTokens/*/token',
+  '/auth/keyEncryptionKey',
+  '/auth/previousKeyEncryptionKeys/*',
+  '/auth/oidc/clientSecret',
+  '/upstreams/*/apiKey',
+];
 const REFERENCE = /\$\{(env|file):([^}]*)\}/g;
 const WHOLE_REFERENCE = /^\$\{(env|file):[^}]+\}$/;
 /** The password part of `scheme://user:password@host`. */
@@ -146,7 +186,13 @@ export function parseConfig(
 
 /** Every secret value of a resolved config, for the logger's redaction. */
 export function configSecrets(config: GatewayConfig): string[] {
-  const secrets = [...config.auth.staticTokens.map((t) => t.token), ...config.upstreams.map((u) => u.apiKey)];
+  const secrets = [
+    ...config.auth.staticTokens.map((t) => t.token),
+    ...config.upstreams.map((u) => u.apiKey),
+    ...(config.auth.keyEncryptionKey ? [config.auth.keyEncryptionKey] : []),
+    ...config.auth.previousKeyEncryptionKeys,
+    ...(typeof config.auth.oidc?.clientSecret === 'string' ? [config.auth.oidc.clientSecret] : []),
+  ];
   const password = config.database.url ? URL_PASSWORD.exec(config.database.url)?.[1] : undefined;
   if (password) {
     secrets.push(password);
@@ -175,6 +221,28 @@ function semanticChecks(config: GatewayConfig): string[] {
     if (seen.has(t.token)) issues.push(`/auth/staticTokens/${i}/token: duplicates an earlier token`);
     seen.add(t.token);
   });
+  const { auth } = config;
+  if (!auth.oidc && auth.staticTokens.length === 0) {
+    issues.push('/auth: configure sign-in (auth.oidc with auth.keyEncryptionKey) or at least one static token');
+  }
+  if (auth.oidc && !auth.keyEncryptionKey) {
+    issues.push('/auth/keyEncryptionKey: is required when auth.oidc is set (it encrypts signing keys and IdP tokens)');
+  }
+  for (const [path, text] of [
+    ['/auth/keyEncryptionKey', auth.keyEncryptionKey],
+    ...auth.previousKeyEncryptionKeys.map((k, i) => [`/auth/previousKeyEncryptionKeys/${i}`, k] as const),
+  ] as const) {
+    if (text === undefined) continue;
+    try {
+      parseKekText(text, path);
+    } catch (err) {
+      issues.push(`${path}: ${(err as Error).message.replace(/^.*?: /, '')}`);
+    }
+  }
+  if (auth.keyRefreshIntervalS >= auth.signingKeyRetirementSkewS) {
+    issues.push('/auth/keyRefreshIntervalS: must be below /auth/signingKeyRetirementSkewS');
+  }
+  issues.push(...checkPolicyConfig({ models: config.models, policies: config.policies }));
   config.upstreams.forEach((u, i) => {
     try {
       const url = new URL(u.baseUrl);

@@ -108,6 +108,315 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/.well-known/oauth-authorization-server": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * RFC 8414 authorization server metadata.
+         * @description Where clients find the device authorization, token and revocation endpoints. Every endpoint is same-origin
+         *     with the gateway's base URL. There is no `authorization_endpoint`: clients sign in with the device flow.
+         */
+        get: operations["getAuthorizationServerMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/ocg-configuration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What this gateway implements.
+         * @description The protocol version, the features (from `requirements.yaml`) the gateway implements, and its endpoints.
+         */
+        get: operations["getOcgConfiguration"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/device_authorization": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a device-flow sign-in (RFC 8628 §3.1).
+         * @description Claude Code posts an empty form. The answer names the page the user opens in a browser and the code they
+         *     confirm there; the client then polls the token endpoint.
+         */
+        post: operations["startDeviceAuthorization"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Token endpoint (device-code and refresh-token grants).
+         * @description Form-encoded and unauthenticated (public clients, `token_endpoint_auth_methods_supported: ["none"]`).
+         *     Errors are RFC 6749 error objects; a failed refresh is `401 invalid_grant`, which makes the client sign in
+         *     again.
+         */
+        post: operations["exchangeToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Token revocation (RFC 7009).
+         * @description Ends the session of the refresh token or access token given; `200` also for a token the gateway does not know.
+         */
+        post: operations["revokeToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/device": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The verification page a user opens in a browser.
+         * @description Server-rendered HTML. `?user_code=` pre-fills the code; the page never submits it by itself. Not called by
+         *     the client.
+         */
+        get: operations["showVerificationPage"];
+        put?: never;
+        /**
+         * Confirm (or deny) a user code; sends the browser to the IdP.
+         * @description Refuses cross-site submissions and rate-limits attempts per IP and per code. On `approve` it answers `303`
+         *     to the IdP's authorization endpoint (code flow with PKCE); on `deny` the device code is denied.
+         */
+        post: operations["submitVerificationPage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where the IdP sends the browser back (OIDC redirect URI).
+         * @description Exchanges the authorization code (PKCE), validates the ID token including its signature, maps the claims and,
+         *     in the browser that started the flow, approves the device code. Answers a result page.
+         */
+        get: operations["completeIdpSignIn"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/managed/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The signed-in user's Claude Code managed settings.
+         * @description `ETag` is the quoted checksum; `If-None-Match` with it answers `304`. `404` means "no managed policy", which is
+         *     not the same as an empty policy (`200` with `settings: {}`).
+         */
+        get: operations["getManagedSettings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The models the caller may use (Anthropic Models API shape). */
+        get: operations["listModels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{model_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One model the caller may use, by id or alias. */
+        get: operations["getModel"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who the admin credential belongs to and what it may do. */
+        get: operations["getAdminIdentity"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Sign-in sessions, newest first, optionally of one user. */
+        get: operations["listSessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/sessions/{session_id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Revoke one session (its access and refresh tokens stop working within 5 seconds). */
+        post: operations["revokeSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/users/{user_id}/revoke_sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Revoke every session of a user (by IdP subject). */
+        post: operations["revokeUserSessions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/api_keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Admin API keys (never their secrets). */
+        get: operations["listAdminApiKeys"];
+        put?: never;
+        /** Create an admin API key; its secret is in this answer only. */
+        post: operations["createAdminApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/api_keys/{key_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke an admin API key (it stops working at once). */
+        delete: operations["deleteAdminApiKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -312,8 +621,190 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** @description RFC 6749 §5.2 error object, used by the OAuth endpoints (not the Anthropic envelope). */
+        OAuthErrorResponse: {
+            /** @enum {string} */
+            error: "invalid_request" | "invalid_client" | "invalid_grant" | "unauthorized_client" | "unsupported_grant_type" | "invalid_scope" | "authorization_pending" | "slow_down" | "access_denied" | "expired_token" | "unsupported_token_type" | "server_error" | "temporarily_unavailable";
+            error_description?: string;
+        };
+        AuthorizationServerMetadata: {
+            /** Format: uri */
+            issuer: string;
+            /** Format: uri */
+            device_authorization_endpoint: string;
+            /** Format: uri */
+            token_endpoint: string;
+            /** Format: uri */
+            revocation_endpoint?: string;
+            grant_types_supported: string[];
+            token_endpoint_auth_methods_supported?: string[];
+            response_types_supported?: string[];
+            scopes_supported?: string[];
+            ocg_protocol_version?: string;
+        };
+        OcgConfiguration: {
+            protocol_version: string;
+            /** @description Feature ids from `requirements.yaml` that this gateway implements. */
+            features: string[];
+            profiles?: string[];
+            endpoints?: {
+                [key: string]: string;
+            };
+        };
+        /** @description Form fields (all optional; Claude Code sends none). */
+        DeviceAuthorizationRequest: {
+            client_id?: string;
+            scope?: string;
+        };
+        DeviceAuthorizationResponse: {
+            /** @description At least 256 bits of randomness (43 base64url characters). */
+            device_code: string;
+            user_code: string;
+            /** Format: uri */
+            verification_uri: string;
+            /** Format: uri */
+            verification_uri_complete?: string;
+            expires_in: number;
+            interval: number;
+        };
+        /** @description Form fields of the token endpoint. */
+        TokenRequest: {
+            /**
+             * @example urn:ietf:params:oauth:grant-type:device_code
+             * @example refresh_token
+             */
+            grant_type: string;
+            device_code?: string;
+            refresh_token?: string;
+            client_id?: string;
+            scope?: string;
+        };
+        TokenResponse: {
+            access_token: string;
+            /** @constant */
+            token_type: "Bearer";
+            expires_in: number;
+            refresh_token?: string;
+            scope?: string;
+        };
+        RevocationRequest: {
+            token: string;
+            /** @enum {string} */
+            token_type_hint?: "refresh_token" | "access_token";
+        };
+        /** @description Fields of the verification page's form. */
+        VerificationForm: {
+            user_code?: string;
+            csrf?: string;
+            /** @enum {string} */
+            action?: "approve" | "deny";
+        };
+        ManagedSettings: {
+            /** Format: uuid */
+            uuid: string;
+            checksum: string;
+            /** @description Claude Code managed settings (keys such as `env`, `permissions`, `model`, `availableModels`). */
+            settings: Record<string, never>;
+        };
+        ModelInfo: {
+            /** @constant */
+            type: "model";
+            id: string;
+            display_name: string;
+            /** Format: date-time */
+            created_at?: string;
+        };
+        ModelList: {
+            data: components["schemas"]["ModelInfo"][];
+            has_more: boolean;
+            first_id: string | null;
+            last_id: string | null;
+        };
+        AdminIdentity: {
+            /** @constant */
+            type: "admin_identity";
+            /** @enum {unknown} */
+            kind: "user" | "api_key";
+            subject?: string;
+            email?: string | null;
+            key_id?: string;
+            scopes: ("read" | "write")[];
+        };
+        Session: {
+            /** @constant */
+            type: "session";
+            id: string;
+            user_id: string;
+            email?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            last_used_at?: string | null;
+            expires_at?: string | null;
+            revoked_at?: string | null;
+            revoked_reason?: string | null;
+        };
+        SessionList: {
+            data: components["schemas"]["Session"][];
+            has_more: boolean;
+            first_id: string | null;
+            last_id: string | null;
+        };
+        UserRevocation: {
+            /** @constant */
+            type: "revocation";
+            user_id: string;
+            sessions_revoked: number;
+        };
+        CreateAdminApiKeyRequest: {
+            name: string;
+            /** @enum {unknown} */
+            scope: "read" | "write";
+        };
+        AdminApiKey: {
+            /** @constant */
+            type: "admin_api_key";
+            id: string;
+            name: string;
+            /** @enum {unknown} */
+            scope: "read" | "write";
+            /** Format: date-time */
+            created_at: string;
+            created_by?: string | null;
+            last_used_at?: string | null;
+            revoked_at?: string | null;
+        };
+        AdminApiKeyCreated: components["schemas"]["AdminApiKey"] & {
+            /** @description The secret, shown only in this answer. */
+            key: string;
+        };
+        AdminApiKeyList: {
+            data: components["schemas"]["AdminApiKey"][];
+            has_more: boolean;
+            first_id: string | null;
+            last_id: string | null;
+        };
     };
     responses: {
+        /** @description An RFC 6749 error object (OAuth endpoints only). */
+        OAuthError: {
+            headers: {
+                "request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["OAuthErrorResponse"];
+            };
+        };
+        /** @description A page for a person in a browser. */
+        HtmlPage: {
+            headers: {
+                "request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "text/html": string;
+            };
+        };
         /** @description `invalid_request_error`: the body is not JSON or fails the request schema, the model is denied, or a policy refuses the request. */
         InvalidRequest: {
             headers: {
@@ -457,6 +948,12 @@ export interface components {
         };
     };
     parameters: {
+        /** @description Page size (1–1000, default 20). */
+        Limit: number;
+        /** @description Return the page after this id. */
+        AfterId: string;
+        /** @description Return the page before this id. */
+        BeforeId: string;
         /** @description The Anthropic API version the client speaks (e.g. `2023-06-01`). Forwarded byte for byte. */
         AnthropicVersion: string;
         /** @description Comma-separated list of beta feature names. Forwarded byte for byte. */
@@ -466,6 +963,12 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /** @description `no-store`: tokens and codes must not be cached. */
+        NoStore: string;
+        /** @description The quoted managed-settings checksum, e.g. `"sha256:…"`. */
+        ETag: string;
+        /** @description Where the browser goes next. */
+        Location: string;
         /** @description Identifies the request; on errors it equals the envelope's `request_id`. */
         RequestId: components["schemas"]["RequestId"];
         /** @description Seconds to wait before retrying. */
@@ -643,6 +1146,474 @@ export interface operations {
                     "application/json": components["schemas"]["NotReady"];
                 };
             };
+        };
+    };
+    getAuthorizationServerMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metadata. */
+            200: {
+                headers: {
+                    "request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthorizationServerMetadata"];
+                };
+            };
+        };
+    };
+    getOcgConfiguration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The gateway's self-description. */
+            200: {
+                headers: {
+                    "request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OcgConfiguration"];
+                };
+            };
+        };
+    };
+    startDeviceAuthorization: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["DeviceAuthorizationRequest"];
+            };
+        };
+        responses: {
+            /** @description A new device authorization. */
+            200: {
+                headers: {
+                    "request-id": components["headers"]["RequestId"];
+                    "cache-control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceAuthorizationResponse"];
+                };
+            };
+            400: components["responses"]["OAuthError"];
+            413: components["responses"]["OAuthError"];
+            429: components["responses"]["OAuthError"];
+            default: components["responses"]["OAuthError"];
+        };
+    };
+    exchangeToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["TokenRequest"];
+            };
+        };
+        responses: {
+            /** @description A fresh access token and refresh token. */
+            200: {
+                headers: {
+                    "request-id": components["headers"]["RequestId"];
+                    "cache-control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            400: components["responses"]["OAuthError"];
+            401: components["responses"]["OAuthError"];
+            413: components["responses"]["OAuthError"];
+            429: components["responses"]["OAuthError"];
+            default: components["responses"]["OAuthError"];
+        };
+    };
+    revokeToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["RevocationRequest"];
+            };
+        };
+        responses: {
+            /** @description Revoked (or never known). */
+            200: {
+                headers: {
+                    "request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["OAuthError"];
+            default: components["responses"]["OAuthError"];
+        };
+    };
+    showVerificationPage: {
+        parameters: {
+            query?: {
+                user_code?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["HtmlPage"];
+            default: components["responses"]["HtmlPage"];
+        };
+    };
+    submitVerificationPage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["VerificationForm"];
+            };
+        };
+        responses: {
+            /** @description To the IdP (approve) or to the result page. */
+            303: {
+                headers: {
+                    "request-id": components["headers"]["RequestId"];
+                    location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["HtmlPage"];
+        };
+    };
+    completeIdpSignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["HtmlPage"];
+            default: components["responses"]["HtmlPage"];
+        };
+    };
+    getManagedSettings: {
+        parameters: {
+            query?: never;
+            header?: {
+                "if-none-match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The resolved managed settings. */
+            200: {
+                headers: {
+                    "request-id": components["headers"]["RequestId"];
+                    etag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagedSettings"];
+                };
+            };
+            /** @description Unchanged since the `If-None-Match` checksum. */
+            304: {
+                headers: {
+                    "request-id": components["headers"]["RequestId"];
+                    etag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            default: components["responses"]["Error"];
+        };
+    };
+    listModels: {
+        parameters: {
+            query?: {
+                /** @description Page size (1–1000, default 20). */
+                limit?: components["parameters"]["Limit"];
+                /** @description Return the page after this id. */
+                after_id?: components["parameters"]["AfterId"];
+                /** @description Return the page before this id. */
+                before_id?: components["parameters"]["BeforeId"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of models. */
+            200: {
+                headers: {
+                    "request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelList"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The model. */
+            200: {
+                headers: {
+                    "request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelInfo"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getAdminIdentity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The admin identity. */
+            200: {
+                headers: {
+                    "request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminIdentity"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            default: components["responses"]["Error"];
+        };
+    };
+    listSessions: {
+        parameters: {
+            query?: {
+                /** @description The IdP subject. */
+                user_id?: string;
+                /** @description Page size (1–1000, default 20). */
+                limit?: components["parameters"]["Limit"];
+                /** @description Return the page after this id. */
+                after_id?: components["parameters"]["AfterId"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of sessions. */
+            200: {
+                headers: {
+                    "request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionList"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            default: components["responses"]["Error"];
+        };
+    };
+    revokeSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session, now revoked. */
+            200: {
+                headers: {
+                    "request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            default: components["responses"]["Error"];
+        };
+    };
+    revokeUserSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description How many sessions were revoked. */
+            200: {
+                headers: {
+                    "request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserRevocation"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            default: components["responses"]["Error"];
+        };
+    };
+    listAdminApiKeys: {
+        parameters: {
+            query?: {
+                /** @description Page size (1–1000, default 20). */
+                limit?: components["parameters"]["Limit"];
+                /** @description Return the page after this id. */
+                after_id?: components["parameters"]["AfterId"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of keys. */
+            200: {
+                headers: {
+                    "request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminApiKeyList"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            default: components["responses"]["Error"];
+        };
+    };
+    createAdminApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateAdminApiKeyRequest"];
+            };
+        };
+        responses: {
+            /** @description The new key, with its secret (shown once). */
+            201: {
+                headers: {
+                    "request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminApiKeyCreated"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            default: components["responses"]["Error"];
+        };
+    };
+    deleteAdminApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key, now revoked. */
+            200: {
+                headers: {
+                    "request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminApiKey"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            default: components["responses"]["Error"];
         };
     };
 }

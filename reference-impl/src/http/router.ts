@@ -1,14 +1,16 @@
 /**
  * Binds handlers to the spec's operations by `operationId`. The route table comes from `listOperations()`, so the
  * gateway serves exactly what `spec/openapi.yaml` declares: boot fails when an operation has no handler or a handler
- * names no operation. Paths match exactly (no templates in this version); the query string is ignored for matching.
+ * names no operation. Literal paths match exactly; a templated path (`/v1/models/{model_id}`) matches one non-empty
+ * segment per parameter, percent-decoded into `params`. Literal paths win over templates. The query string is
+ * ignored for matching.
  */
 import type { Operation } from '@ocg/spec';
 import { GatewayError } from '../errors.ts';
 import type { Handler } from './context.ts';
 
 export type RouteMatch =
-  | { kind: 'found'; operation: Operation; handler: Handler }
+  | { kind: 'found'; operation: Operation; handler: Handler; params: Record<string, string> }
   | { kind: 'method-not-allowed'; allow: string[] }
   | { kind: 'not-found' };
 
@@ -38,8 +40,23 @@ export function createRouter(
     );
   }
 
-  const table = new Map<string, Map<string, { operation: Operation; handler: Handler }>>();
+  type Entry = { operation: Operation; handler: Handler };
+  const table = new Map<string, Map<string, Entry>>();
+  const templates: Array<{ pattern: RegExp; names: string[]; path: string }> = [];
   for (const operation of operations) {
+    if (operation.path.includes('{') && !table.has(operation.path)) {
+      const names: string[] = [];
+      const source = operation.path
+        .split(/(\{[^}]+\})/)
+        .map((part) => {
+          const m = /^\{([^}]+)\}$/.exec(part);
+          if (!m) return part.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
+          names.push(m[1] as string);
+          return '([^/]+)';
+        })
+        .join('');
+      templates.push({ pattern: new RegExp(`^${source}$`), names, path: operation.path });
+    }
     const byMethod = table.get(operation.path) ?? new Map();
     const method = operation.method.toUpperCase();
     if (byMethod.has(method)) {
@@ -52,11 +69,27 @@ export function createRouter(
   return {
     operations,
     match(method, pathname) {
-      const byMethod = table.get(pathname);
+      let byMethod = table.get(pathname);
+      const params: Record<string, string> = {};
+      if (!byMethod) {
+        for (const t of templates) {
+          const m = t.pattern.exec(pathname);
+          if (!m) continue;
+          try {
+            t.names.forEach((name, i) => {
+              params[name] = decodeURIComponent(m[i + 1] as string);
+            });
+          } catch {
+            return { kind: 'not-found' };
+          }
+          byMethod = table.get(t.path);
+          break;
+        }
+      }
       if (!byMethod) return { kind: 'not-found' };
       // HEAD is served by the GET handler (node:http drops the body).
       const entry = byMethod.get(method) ?? (method === 'HEAD' ? byMethod.get('GET') : undefined);
-      if (entry) return { kind: 'found', ...entry };
+      if (entry) return { kind: 'found', ...entry, params };
       const allow = [...byMethod.keys()];
       if (allow.includes('GET')) allow.push('HEAD');
       return { kind: 'method-not-allowed', allow };

@@ -10,18 +10,26 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { SpecValidators } from '@ocg/spec';
-import type { Authenticator } from '../auth/static-tokens.ts';
+import type { Authenticator } from '../auth/authenticate.ts';
 import { GatewayError, isGatewayError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { InferenceRecorder } from '../store/inference-log.ts';
 import { ClientGoneError, parseJsonBody, readBody } from './body.ts';
-import type { Handler, RequestContext, RequestFacts } from './context.ts';
+import type { Principal } from '../session/principal.ts';
+import type { AdminIdentity, Handler, RequestContext, RequestFacts } from './context.ts';
 import { newRequestId } from './request-id.ts';
 import type { Router } from './router.ts';
+
+/** Authenticates an admin operation (`security: admin`); throws 401 / 403 `GatewayError`s. */
+export type AdminAuthenticator = (
+  headers: IncomingMessage['headers'],
+  scope: 'read' | 'write',
+) => Promise<{ admin: AdminIdentity; principal: Principal | null }>;
 
 export interface PipelineDeps {
   router: Router;
   authenticator: Authenticator;
+  authenticateAdmin: AdminAuthenticator;
   validators: SpecValidators;
   logger: Logger;
   maxRequestBodyBytes: number;
@@ -76,6 +84,30 @@ function lingerAndDiscard(req: IncomingMessage): void {
   req.resume();
 }
 
+const FORM = 'application/x-www-form-urlencoded';
+
+/**
+ * A form body (RFC 6749 §4.1.3 / RFC 8628 §3.1 requests). An empty body is an empty form (Claude Code posts one to
+ * the device authorization endpoint); a body of another type is `400 invalid_request`.
+ */
+function parseFormBody(req: IncomingMessage, raw: Buffer): URLSearchParams {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (raw.length > 0 && type !== FORM) {
+    throw new GatewayError('ERR_OAUTH', `The request body must be ${FORM}.`, { oauth: 'invalid_request' });
+  }
+  return new URLSearchParams(raw.toString('utf8'));
+}
+
+/** The OAuth endpoints answer RFC 6749 error objects, also for failures found before their handler runs. */
+function speaksOAuth(path: string): boolean {
+  return path.startsWith('/oauth/') && path !== '/oauth/callback';
+}
+
+function asOAuthError(err: GatewayError): GatewayError {
+  const oauth = err.status >= 500 ? 'server_error' : 'invalid_request';
+  return new GatewayError(err.code, err.message, { status: err.status, headers: err.headers, oauth, cause: err });
+}
+
 export function createPipeline(deps: PipelineDeps): Pipeline {
   const inFlight = new Set<InFlight>();
   const { logger } = deps;
@@ -106,6 +138,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     const method = req.method ?? 'GET';
     const match = deps.router.match(method, url.pathname);
     const operation = match.kind === 'found' ? match.operation : null;
+    const params = match.kind === 'found' ? match.params : {};
     const facts: RequestFacts = {};
     let principalSubject: string | null = null;
 
@@ -174,6 +207,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       signal: controller.signal,
       logger: log,
       principal: null,
+      admin: null,
+      params,
       body: null,
       facts,
     };
@@ -190,26 +225,38 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     const { req, operation } = ctx;
     try {
       if (operation.security === 'bearer') {
-        ctx.principal = deps.authenticator.authenticate(req.headers);
+        ctx.principal = await deps.authenticator.authenticate(req.headers);
         setSubject(ctx.principal.subject);
+      } else if (operation.security === 'admin') {
+        const { admin, principal } = await deps.authenticateAdmin(req.headers, operation.adminScope ?? 'write');
+        ctx.admin = admin;
+        ctx.principal = principal;
+        setSubject(admin.subject ?? `api_key:${admin.keyId ?? '?'}`);
       }
-      if (operation.method === 'post') {
+      if (operation.method === 'post' || operation.method === 'put' || operation.method === 'patch') {
         const raw = await readBody(req, deps.maxRequestBodyBytes);
-        const json = parseJsonBody(raw);
-        if (
-          typeof json === 'object' &&
-          json !== null &&
-          typeof (json as { model?: unknown }).model === 'string'
-        ) {
-          ctx.facts.model = (json as { model: string }).model;
+        if (operation.requestContentType === 'application/x-www-form-urlencoded') {
+          ctx.body = { raw, json: null, form: parseFormBody(req, raw) };
+        } else if (operation.requestContentType === undefined) {
+          // No body declared (e.g. POST …/revoke): whatever was sent is read and ignored.
+          ctx.body = null;
+        } else {
+          const json = parseJsonBody(raw);
+          if (
+            typeof json === 'object' &&
+            json !== null &&
+            typeof (json as { model?: unknown }).model === 'string'
+          ) {
+            ctx.facts.model = (json as { model: string }).model;
+          }
+          const problems = deps.validators.validateRequestBody(operation.operationId, json);
+          if (problems.length > 0) {
+            throw new GatewayError('ERR_INVALID_REQUEST', `Invalid request body: ${problems.join('; ')}`, {
+              details: problems,
+            });
+          }
+          ctx.body = { raw, json, form: null };
         }
-        const problems = deps.validators.validateRequestBody(operation.operationId, json);
-        if (problems.length > 0) {
-          throw new GatewayError('ERR_INVALID_REQUEST', `Invalid request body: ${problems.join('; ')}`, {
-            details: problems,
-          });
-        }
-        ctx.body = { raw, json };
       }
       await handler(ctx);
     } catch (err) {
@@ -230,6 +277,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     let gatewayError: GatewayError;
     if (isGatewayError(err)) {
       gatewayError = err;
+      if (err.oauth === null && speaksOAuth(ctx.operation.path)) gatewayError = asOAuthError(err);
       if (err.status >= 500) ctx.logger.warn('request failed', { code: err.code, status: err.status, err });
     } else {
       ctx.logger.error('unexpected error while serving a request', { err });
