@@ -67,6 +67,12 @@ export interface SessionManager {
   createPendingSession(input: NewSession): Promise<{ sessionId: string }>;
   /** The first refresh token of a session that has none yet; `ERR_INVALID_GRANT` otherwise or when it ended. */
   issueInitialRefreshToken(sessionId: string): Promise<string>;
+  /**
+   * The session of a refresh token that would rotate right now (known, unused, unexpired, session active), without
+   * rotating it; null otherwise. Lets the token endpoint re-check the user at the IdP before spending the token, so
+   * an IdP outage does not turn the client's retry into a reuse.
+   */
+  peekRefreshToken(refreshToken: string): Promise<SessionRecord | null>;
   /** Rotates a refresh token (see the module rules); returns the session and the new token. */
   rotateRefreshToken(refreshToken: string): Promise<{ session: SessionRecord; refreshToken: string }>;
   /** RFC 7009: revokes the session a refresh token belongs to (used or not); false when the token is unknown. */
@@ -263,6 +269,22 @@ export function createSessionManager(store: Store, kek: Kek, options: SessionMan
         throw invalidGrant(outcome.message);
       }
       return { session: outcome.session, refreshToken: outcome.refreshToken };
+    },
+
+    async peekRefreshToken(refreshToken) {
+      if (!SHAPE.test(refreshToken)) return null;
+      const t = now();
+      const row = (
+        await store.query<SessionRow & { rt_expires_at: unknown; used_at: unknown }>(
+          `SELECT ${SESSION_COLUMNS}, rt.expires_at AS rt_expires_at, rt.used_at
+           FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id
+           WHERE rt.token_hash = $1`,
+          [sha256Hex(refreshToken)],
+        )
+      ).rows[0];
+      if (!row || row.revoked_at !== null || row.used_at !== null) return null;
+      if (toMs(row.expires_at) <= t || toMs(row.rt_expires_at) <= t) return null;
+      return toRecord(row);
     },
 
     async revokeByRefreshToken(refreshToken, reason = 'logout') {
