@@ -38,6 +38,8 @@ export interface Gateway {
   readonly url: string;
   /** The database the gateway uses (exposed for operators' tooling and tests). */
   readonly store: Store;
+  /** The modules built at boot (session modules, catalogue, public URL), for operators' tooling and tests. */
+  readonly services: GatewayServices;
   /**
    * Graceful stop: stop accepting connections, report not-ready, let in-flight requests (streams included) finish
    * for up to `server.shutdownGraceMs`, then abort the rest, flush pending records and close the database.
@@ -187,6 +189,7 @@ export async function startGateway(
     return {
       url,
       store,
+      services,
       close() {
         closing ??= close();
         return closing;

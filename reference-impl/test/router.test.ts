@@ -96,3 +96,76 @@ describe('createRouter: matching', () => {
     expect(got).toBe(want);
   });
 });
+
+describe('createRouter: path templates', () => {
+  const templated: Operation[] = [
+    {
+      operationId: 'listModels',
+      method: 'get',
+      path: '/v1/models',
+      feature: 'models',
+      requirements: [],
+      security: 'bearer',
+    },
+    {
+      operationId: 'getModel',
+      method: 'get',
+      path: '/v1/models/{model_id}',
+      feature: 'models',
+      requirements: [],
+      security: 'bearer',
+    },
+    {
+      operationId: 'revokeSession',
+      method: 'post',
+      path: '/v1/admin/sessions/{session_id}/revoke',
+      feature: 'admin',
+      requirements: [],
+      security: 'admin',
+    },
+  ];
+  const router = createRouter(templated, { listModels: noop, getModel: noop, revokeSession: noop });
+  const table: Array<
+    [string, { method: string; path: string; want: string; params?: Record<string, string> }]
+  > = [
+    ['a literal path wins', { method: 'GET', path: '/v1/models', want: 'listModels', params: {} }],
+    [
+      'one parameter',
+      {
+        method: 'GET',
+        path: '/v1/models/claude-sonnet-4-5',
+        want: 'getModel',
+        params: { model_id: 'claude-sonnet-4-5' },
+      },
+    ],
+    [
+      'percent-decoded',
+      { method: 'GET', path: '/v1/models/a%40b', want: 'getModel', params: { model_id: 'a@b' } },
+    ],
+    [
+      'a parameter mid-path',
+      {
+        method: 'POST',
+        path: '/v1/admin/sessions/ses_1/revoke',
+        want: 'revokeSession',
+        params: { session_id: 'ses_1' },
+      },
+    ],
+    ['an empty segment does not match', { method: 'GET', path: '/v1/models/', want: 'not-found' }],
+    ['two segments do not match one parameter', { method: 'GET', path: '/v1/models/a/b', want: 'not-found' }],
+    [
+      'broken percent-encoding is not found',
+      { method: 'GET', path: '/v1/models/%E0%A4%A', want: 'not-found' },
+    ],
+    ['wrong method on a template', { method: 'DELETE', path: '/v1/models/x', want: 'method-not-allowed' }],
+  ];
+  it.each(table)('%s', (_name, t) => {
+    const m = router.match(t.method, t.path);
+    if (m.kind === 'found') {
+      expect(m.operation.operationId).toBe(t.want);
+      expect(m.params).toEqual(t.params);
+    } else {
+      expect(m.kind).toBe(t.want);
+    }
+  });
+});

@@ -68,7 +68,7 @@ export interface Operation {
   /** The request body's media type (`application/json`, `application/x-www-form-urlencoded`), when it has one. */
   requestContentType?: string;
   /** Whether the operation is an OCG extension (`x-ocg-extension: true`). */
-  extension: boolean;
+  extension?: boolean;
 }
 
 /** Reads and parses a YAML file. */

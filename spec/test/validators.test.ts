@@ -35,7 +35,43 @@ describe('the spec matches the contract', () => {
       ['getProtocol', 'get', '/protocol', 'protocol-document', 'none'],
       ['getHealth', 'get', '/healthz', 'health', 'none'],
       ['getReadiness', 'get', '/readyz', 'health', 'none'],
+      ['getAuthorizationServerMetadata', 'get', '/.well-known/oauth-authorization-server', 'sign-in', 'none'],
+      ['getOcgConfiguration', 'get', '/.well-known/ocg-configuration', 'ocg-configuration', 'none'],
+      ['startDeviceAuthorization', 'post', '/oauth/device_authorization', 'sign-in', 'none'],
+      ['exchangeToken', 'post', '/oauth/token', 'sign-in', 'none'],
+      ['revokeToken', 'post', '/oauth/revoke', 'sign-in', 'none'],
+      ['showVerificationPage', 'get', '/device', 'sign-in', 'none'],
+      ['submitVerificationPage', 'post', '/device', 'sign-in', 'none'],
+      ['completeIdpSignIn', 'get', '/oauth/callback', 'sign-in', 'none'],
+      ['getManagedSettings', 'get', '/managed/settings', 'managed-settings', 'bearer'],
+      ['listModels', 'get', '/v1/models', 'models', 'bearer'],
+      ['getModel', 'get', '/v1/models/{model_id}', 'models', 'bearer'],
+      ['getAdminIdentity', 'get', '/v1/admin/me', 'admin', 'admin'],
+      ['listSessions', 'get', '/v1/admin/sessions', 'admin', 'admin'],
+      ['revokeSession', 'post', '/v1/admin/sessions/{session_id}/revoke', 'admin', 'admin'],
+      ['revokeUserSessions', 'post', '/v1/admin/users/{user_id}/revoke_sessions', 'admin', 'admin'],
+      ['listAdminApiKeys', 'get', '/v1/admin/api_keys', 'admin', 'admin'],
+      ['createAdminApiKey', 'post', '/v1/admin/api_keys', 'admin', 'admin'],
+      ['deleteAdminApiKey', 'delete', '/v1/admin/api_keys/{key_id}', 'admin', 'admin'],
     ]);
+  });
+
+  it('marks form-encoded request bodies and admin scopes', async () => {
+    const ops = new Map((await listOperations()).map((o) => [o.operationId, o]));
+    const table: Array<[string, { contentType?: string; adminScope?: string }]> = [
+      ['createMessage', { contentType: 'application/json' }],
+      ['startDeviceAuthorization', { contentType: 'application/x-www-form-urlencoded' }],
+      ['exchangeToken', { contentType: 'application/x-www-form-urlencoded' }],
+      ['submitVerificationPage', { contentType: 'application/x-www-form-urlencoded' }],
+      ['listSessions', { adminScope: 'read' }],
+      ['revokeSession', { adminScope: 'write' }],
+      ['createAdminApiKey', { contentType: 'application/json', adminScope: 'write' }],
+    ];
+    for (const [id, want] of table) {
+      const op = ops.get(id);
+      expect(op?.requestContentType, id).toBe(want.contentType);
+      expect(op?.adminScope, id).toBe(want.adminScope);
+    }
   });
 
   it('has exactly the contract requirements, levels and features', async () => {
@@ -45,6 +81,11 @@ describe('the spec matches the contract', () => {
       ['count-tokens', 'core'],
       ['protocol-document', 'core'],
       ['health', 'operations'],
+      ['ocg-configuration', 'core'],
+      ['sign-in', 'core'],
+      ['managed-settings', 'core'],
+      ['models', 'core'],
+      ['admin', 'admin'],
     ]);
     const inference = (n: number) => [`INFERENCE-${n}`, 'MUST', n === 8 ? 'count-tokens' : 'inference'];
     const errors = (n: number) => [`ERRORS-${n}`, n === 5 ? 'MAY' : 'MUST', 'inference'];
@@ -54,6 +95,22 @@ describe('the spec matches the contract', () => {
       ['DISCOVERY-1', 'MUST', 'protocol-document'],
       ['DISCOVERY-2', 'MUST', 'health'],
       ['DISCOVERY-3', 'MUST', 'health'],
+      ['DISCOVERY-4', 'MUST', 'sign-in'],
+      ['DISCOVERY-5', 'MUST', 'ocg-configuration'],
+      ...Array.from({ length: 19 }, (_, i) => [`SESSION-${i + 1}`, 'MUST', 'sign-in']),
+      ['POLICY-1', 'MUST', 'managed-settings'],
+      ['POLICY-2', 'MUST', 'managed-settings'],
+      ['POLICY-3', 'MUST', 'managed-settings'],
+      ['POLICY-4', 'MUST', 'managed-settings'],
+      ['POLICY-5', 'MAY', 'managed-settings'],
+      ['POLICY-6', 'MUST', 'models'],
+      ['MODELS-1', 'MUST', 'models'],
+      ['MODELS-2', 'MUST', 'models'],
+      ['MODELS-3', 'SHOULD', 'models'],
+      ['ADMIN-1', 'MUST', 'admin'],
+      ['ADMIN-2', 'MUST', 'admin'],
+      ['ADMIN-3', 'MUST', 'admin'],
+      ['ADMIN-4', 'MUST', 'admin'],
     ]);
   });
 
