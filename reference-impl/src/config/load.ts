@@ -82,6 +82,8 @@ export interface GatewayConfig {
   upstreams: UpstreamConfig[];
   models: ModelConfig[];
   policies: PolicyConfig[];
+  /** What `/managed/settings` adds to the client's environment (handlers/policy.ts `clientEnvironment`). */
+  clientEnvironment: { modelDiscovery: boolean; telemetry: boolean };
   log: { level: LogLevel };
 }
 

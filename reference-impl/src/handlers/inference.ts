@@ -2,16 +2,72 @@
  * `createMessage` (POST /v1/messages) and `countMessageTokens` (POST /v1/messages/count_tokens): the Anthropic
  * Messages API relayed to the configured upstream. Serves INFERENCE-1…9. Authentication (INFERENCE-10) and body
  * checks (ERRORS-3, ERRORS-4, ERRORS-5) happen before a handler runs.
+ *
+ * Model allowlist (POLICY-6, MODELS-2): before anything is sent upstream, the body's `model` is checked against the
+ * policy that applies to the caller (`src/policy/models.ts` `checkModelAllowed`: a missing, unknown or denied model
+ * is `400 invalid_request_error` naming the rule). An alias is rewritten to the canonical id the catalogue resolves
+ * it to, in the raw bytes of the body and nowhere else, so the upstream, the `inference_requests` row and the
+ * allowlist all see the same model, and operator-defined aliases (which the upstream does not know) work.
  */
+import { GatewayError } from '../errors.ts';
 import type { components } from '../generated/openapi.ts';
 import type { Handler, RequestContext } from '../http/context.ts';
+import type { PolicyConfig } from '../policy/config.ts';
+import { checkModelAllowed, type ModelCatalogue } from '../policy/models.ts';
+import { findTopLevelMembers, replaceSpan } from '../policy/request-model.ts';
 import type { Upstream } from '../upstream/anthropic.ts';
 import { relayResponse } from '../upstream/relay.ts';
+import { policyForRequest } from './policy.ts';
 
 type MessageCreateRequest = components['schemas']['MessageCreateRequest'];
 
 /** Operations that leave a row in `inference_requests`. */
 export const RECORDED_OPERATIONS: ReadonlySet<string> = new Set(['createMessage', 'countMessageTokens']);
+
+/** The model catalogue and the policies the allowlist is checked against. */
+export interface InferencePolicyDeps {
+  catalogue: ModelCatalogue;
+  policies: readonly PolicyConfig[];
+}
+
+/**
+ * Checks the request's model against the caller's policy and rewrites an alias to its canonical id.
+ *
+ * @throws GatewayError 400 `invalid_request_error`: `model is required`, `no policy grants you any model`,
+ *   `model 'x' is not offered by this gateway`, `model 'x' is not allowed by policy 'p' (allowed: …)`, or
+ *   `model must be given once` for a body with several top-level `model` members.
+ */
+export function enforceModelAllowlist(ctx: RequestContext, deps: InferencePolicyDeps): string {
+  const body = ctx.body;
+  const json = body?.json as { model?: unknown } | null | undefined;
+  const requested = json !== null && typeof json === 'object' ? json.model : undefined;
+  const match = policyForRequest(deps.policies, ctx);
+  let canonical: string;
+  try {
+    canonical = checkModelAllowed(deps.catalogue, match?.policy ?? null, requested);
+  } catch (err) {
+    if (err instanceof GatewayError) {
+      ctx.logger.info('model refused', {
+        code: err.code,
+        policy: match?.policy.name ?? null,
+        tier: match?.tier ?? null,
+      });
+    }
+    throw err;
+  }
+  ctx.facts.model = canonical;
+  if (body === null) return canonical;
+  const spans = findTopLevelMembers(body.raw, 'model');
+  if (spans === null || spans.length !== 1) {
+    // Parsers disagree on duplicate keys: the upstream might read a different `model` than the one checked.
+    throw new GatewayError('ERR_INVALID_REQUEST', 'model must be given once');
+  }
+  if (canonical !== requested) {
+    const raw = replaceSpan(body.raw, spans[0] as { start: number; end: number }, canonical);
+    ctx.body = { ...body, raw, json: { ...(json as object), model: canonical } };
+  }
+  return canonical;
+}
 
 async function relay(ctx: RequestContext, upstream: Upstream, awaitsWholeAnswer: boolean): Promise<void> {
   ctx.facts.upstream = upstream.name;
@@ -26,17 +82,25 @@ async function relay(ctx: RequestContext, upstream: Upstream, awaitsWholeAnswer:
   await relayResponse(ctx, response);
 }
 
+/**
+ * @param policy the catalogue and policies the allowlist is enforced with. TRANSITIONAL: optional only until
+ *   `gateway.ts` passes it (`{ catalogue: services.catalogue, policies: config.policies }`) and every test config
+ *   declares `models` and `policies`; without it no allowlist is enforced. It becomes required then.
+ */
 export function inferenceHandlers(
   upstream: Upstream,
+  policy?: InferencePolicyDeps,
 ): Record<'createMessage' | 'countMessageTokens', Handler> {
   return {
     async createMessage(ctx) {
       const body = ctx.body?.json as MessageCreateRequest;
       ctx.facts.stream = body.stream === true;
+      if (policy) enforceModelAllowlist(ctx, policy);
       await relay(ctx, upstream, !ctx.facts.stream);
     },
     async countMessageTokens(ctx) {
       ctx.facts.stream = false;
+      if (policy) enforceModelAllowlist(ctx, policy);
       await relay(ctx, upstream, false);
     },
   };
