@@ -1,15 +1,17 @@
 /**
  * A test bench for the OAuth handlers (src/handlers/oauth.ts): the session modules on PGlite in memory, the
- * handlers mounted on a small node:http server, a controllable device-flow clock, a scriptable IdP re-check, and
+ * handlers mounted on the gateway's real router and pipeline (on node:http) without the rest of the gateway, a controllable device-flow clock, a scriptable IdP re-check, and
  * `approve()`, which does what the verification page does after the IdP login (creates the pending session and
  * approves the user code) without the page.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Operation } from '@ocg/spec';
+import { createValidators, listOperations } from '@ocg/spec';
+import { createAuthenticator } from '../src/auth/authenticate.ts';
 import { type IdpRecheck, type IdpRecheckResult, oauthHandlers } from '../src/handlers/oauth.ts';
-import type { Handler, RequestContext } from '../src/http/context.ts';
+import { createRouter } from '../src/http/router.ts';
+import { createPipeline } from '../src/http/server.ts';
 import { createLogger, type Logger } from '../src/log/logger.ts';
 import { verifyAccessToken } from '../src/session/access-token.ts';
 import { createDeviceAuthorizations, type DeviceAuthorizations } from '../src/session/device-codes.ts';
@@ -18,14 +20,23 @@ import { createKeyRing, type KeyRing } from '../src/session/keys.ts';
 import type { Principal } from '../src/session/principal.ts';
 import { createRevocation, type Revocation } from '../src/session/revocation.ts';
 import { createSessionManager, type SessionManager, type SessionRecord } from '../src/session/sessions.ts';
+import { createInferenceRecorder } from '../src/store/inference-log.ts';
 import { migrate } from '../src/store/migrate.ts';
 import { createStore, type Store } from '../src/store/store.ts';
 
 export const ACCESS_TOKEN_TTL_S = 3600;
 export const INTERVAL_S = 5;
 export const EXPIRES_IN_S = 600;
-export const PROTOCOL_VERSION = '0.1.0';
-export const FEATURES = ['inference', 'count-tokens', 'protocol-document', 'ocg-configuration', 'sign-in'];
+/** The core profile's features: the self-description then lists profile `core`. */
+export const FEATURES = [
+  'inference',
+  'count-tokens',
+  'protocol-document',
+  'ocg-configuration',
+  'sign-in',
+  'managed-settings',
+  'models',
+];
 
 export interface CapturedLogger {
   logger: Logger;
@@ -49,7 +60,7 @@ export interface SendResult {
 /** A plain node:http request (content-length set for a body), so tests control headers exactly. */
 export function send(
   url: string,
-  o: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  o: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
 ): Promise<SendResult> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...(o.headers ?? {}) };
@@ -105,18 +116,6 @@ export interface OAuthBench {
   close(): Promise<void>;
 }
 
-const OPERATIONS: Array<{ operationId: string; method: 'get' | 'post'; path: string }> = [
-  {
-    operationId: 'getAuthorizationServerMetadata',
-    method: 'get',
-    path: '/.well-known/oauth-authorization-server',
-  },
-  { operationId: 'getOcgConfiguration', method: 'get', path: '/.well-known/ocg-configuration' },
-  { operationId: 'startDeviceAuthorization', method: 'post', path: '/oauth/device_authorization' },
-  { operationId: 'exchangeToken', method: 'post', path: '/oauth/token' },
-  { operationId: 'revokeToken', method: 'post', path: '/oauth/revoke' },
-];
-
 export const DEFAULT_IDENTITY: Identity = {
   subject: 'user-ada',
   email: 'ada@example.com',
@@ -124,7 +123,18 @@ export const DEFAULT_IDENTITY: Identity = {
   groups: ['eng'],
 };
 
-export async function startOAuthBench(options: { revocationTtlMs?: number } = {}): Promise<OAuthBench> {
+export interface BenchOptions {
+  revocationTtlMs?: number;
+  /** False: the gateway has no sign-in configured (`services.signIn` null). */
+  signIn?: boolean;
+  /** Overrides of the self-description (default: read from the spec). */
+  describe?: { protocolVersion?: string; profiles?: string[] };
+}
+
+/** A bearer operation the bench answers with the authenticated principal. */
+export const BEARER_OPERATION = 'listModels';
+
+export async function startOAuthBench(options: BenchOptions = {}): Promise<OAuthBench> {
   const store = await createStore('pglite:memory:', { logger: captureLogger().logger });
   await migrate(store, { logger: captureLogger().logger });
   const kek = createKek(randomBytes(32).toString('base64url'));
@@ -148,58 +158,67 @@ export async function startOAuthBench(options: { revocationTtlMs?: number } = {}
   };
 
   let issuer = '';
-  let handlers: Record<string, Handler> = {};
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', issuer);
-      const op = OPERATIONS.find((o) => o.path === url.pathname && o.method.toUpperCase() === req.method);
-      const handler = op && handlers[op.operationId];
-      if (!op || !handler) {
-        res.writeHead(404).end();
-        return;
-      }
-      const controller = new AbortController();
-      const ctx = {
-        requestId: `req_${randomBytes(8).toString('hex')}`,
-        req,
-        res,
-        operation: { ...op, feature: 'sign-in', requirements: [], security: 'none' } as Operation,
-        url,
-        startedAt: new Date(),
-        signal: controller.signal,
-        logger: log.logger,
-        principal: null,
-        body: op.method === 'post' ? { raw: Buffer.concat(chunks), json: null } : null,
-        facts: {},
-      } as RequestContext;
-      handler(ctx).catch((err: unknown) => {
-        log.logger.error('handler threw', { err });
-        if (!res.headersSent) res.writeHead(500);
-        res.end();
-      });
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  handlers = oauthHandlers({
-    keyring,
-    sessions,
-    devices,
-    revocation,
+  const handlers = oauthHandlers({
+    signIn: options.signIn === false ? null : { keyring, sessions, devices, revocation },
     idpRecheck,
     config: {
       auth: {
-        issuer,
         accessTokenTtlS: ACCESS_TOKEN_TTL_S,
+        clockToleranceS: 30,
         deviceAuthorization: { expiresInS: EXPIRES_IN_S, intervalS: INTERVAL_S },
       },
     },
+    publicUrl: () => issuer,
+    audience: () => issuer,
     features: FEATURES,
-    profiles: ['core'],
-    protocolVersion: PROTOCOL_VERSION,
+    ...(options.describe ?? {}),
   });
+  // The real pipeline and router, on the OAuth operations plus one bearer endpoint to use the tokens on.
+  const operations = (await listOperations()).filter(
+    (o) => Object.hasOwn(handlers, o.operationId) || o.operationId === BEARER_OPERATION,
+  );
+  const router = createRouter(operations, {
+    ...handlers,
+    async [BEARER_OPERATION](ctx) {
+      const body = JSON.stringify({ principal: ctx.principal });
+      ctx.res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+      });
+      ctx.res.end(body);
+    },
+  });
+  const authenticator = createAuthenticator({
+    staticTokens: [],
+    accessTokens: {
+      keyring,
+      revocation,
+      get issuer() {
+        return issuer;
+      },
+      get audience() {
+        return issuer;
+      },
+      clockToleranceS: 30,
+    },
+  });
+  const pipeline = createPipeline({
+    router,
+    authenticator,
+    authenticateAdmin: async () => {
+      throw new Error('no admin operations here');
+    },
+    validators: await createValidators(),
+    logger: log.logger,
+    maxRequestBodyBytes: 65_536,
+    recorder: createInferenceRecorder(store, log.logger),
+    recordedOperations: new Set(),
+    isDraining: () => false,
+  });
+  const server: Server = createServer((req, res) => pipeline.onRequest(req, res));
+  server.on('clientError', (err, socket) => pipeline.onClientError(err, socket));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   return {
     url: issuer,

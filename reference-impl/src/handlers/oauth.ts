@@ -13,12 +13,13 @@
  *   sign in again (the deprovisioning hook).
  * - Device-authorization and token answers, errors included, carry `Cache-Control: no-store` and `Pragma: no-cache`
  *   (RFC 6749 §5.1, RFC 8628 §3.2): they hold credentials.
- * - Parameters may not repeat (RFC 6749 §3.1); a parameter sent empty counts as absent. The token endpoint ignores
- *   parameters it does not know (RFC 6749 §3.1); the device authorization endpoint, which has only two, refuses them,
- *   so a client's typo is not silently dropped.
+ * - A parameter an endpoint uses may not repeat (RFC 6749 §3.1); one sent empty counts as absent; parameters an
+ *   endpoint does not know are ignored, repeated or not (RFC 6749 §3.1; RFC 8707 `resource` may repeat) — Claude Code 2.1.332 posts `surface=claude_code` to the device
+ *   authorization endpoint.
  */
 import type { ServerResponse } from 'node:http';
-import { isGatewayError } from '../errors.ts';
+import { loadOpenApi, loadRequirements } from '@ocg/spec';
+import { GatewayError, isGatewayError, type OAuthErrorCode } from '../errors.ts';
 import type { Handler, RequestContext } from '../http/context.ts';
 import { issueAccessToken, verifyAccessToken } from '../session/access-token.ts';
 import type { DeviceAuthorizations } from '../session/device-codes.ts';
@@ -66,34 +67,42 @@ export interface IdpRecheck {
   recheck(session: SessionRecord): Promise<IdpRecheckResult>;
 }
 
-/** The configuration keys this module reads: `auth.*` of the gateway config (see session/config.fragment.json). */
+/** The configuration keys this module reads (`auth.*` of the gateway config; see session/config.fragment.json). */
 export interface OAuthAuthConfig {
-  /** The gateway's public base URL: RFC 8414 `issuer`, `iss` of access tokens, origin of every endpoint URL. */
-  issuer: string;
-  /** `aud` of access tokens. Default: the issuer. */
-  audience?: string;
   /** Default 3600. */
   accessTokenTtlS?: number;
   /** Default 30. */
   clockToleranceS?: number;
   deviceAuthorization?: { expiresInS?: number; intervalS?: number };
-  /** Default `DEFAULT_SCOPES`. */
-  scopesSupported?: readonly string[];
 }
 
-export interface OAuthDeps {
+/** The session modules the endpoints run on (`GatewayServices['signIn']`). */
+export interface OAuthSessionModules {
   keyring: KeyRing;
   sessions: SessionManager;
   devices: DeviceAuthorizations;
   revocation: Revocation;
+}
+
+/**
+ * Shaped so that `oauthHandlers({ ...services, idpRecheck })` works with the gateway's `GatewayServices`.
+ */
+export interface OAuthDeps {
+  /** Null when sign-in is not configured: discovery still answers, the OAuth endpoints answer 404. */
+  signIn: OAuthSessionModules | null;
   config: { auth: OAuthAuthConfig };
-  idpRecheck: IdpRecheck;
+  /** The gateway's public base URL without a trailing slash: RFC 8414 `issuer`, `iss`, origin of every endpoint. */
+  publicUrl(): string;
+  /** The `aud` of access tokens. */
+  audience(): string;
   /** Feature ids (requirements.yaml) this gateway implements, for `/.well-known/ocg-configuration`. */
   features: readonly string[];
-  /** Profile ids whose features this gateway implements. Default: none listed. */
+  /** The IdP re-check of the refresh grant; null only when sign-in is not configured (a refresh then fails closed). */
+  idpRecheck: IdpRecheck | null;
+  /** Default: every profile of requirements.yaml whose features (and its base profile's) are all in `features`. */
   profiles?: readonly string[];
-  /** The protocol version (`info.version` of spec/openapi.yaml). */
-  protocolVersion: string;
+  /** Default: `info.version` of spec/openapi.yaml. */
+  protocolVersion?: string;
   /** Clock of issued access tokens (tests). */
   now?: Clock;
 }
@@ -102,45 +111,17 @@ const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' } as const;
 const CACHEABLE = { 'cache-control': 'public, max-age=300' } as const;
 const FORM = 'application/x-www-form-urlencoded';
 
-/** RFC 6749 §5.2 error codes (and RFC 8628 §3.5, RFC 7009 §2.2.1). */
-export type OAuthErrorCode =
-  | 'invalid_request'
-  | 'invalid_grant'
-  | 'unsupported_grant_type'
-  | 'invalid_scope'
-  | 'authorization_pending'
-  | 'slow_down'
-  | 'access_denied'
-  | 'expired_token'
-  | 'server_error'
-  | 'temporarily_unavailable';
-
-/**
- * An OAuth error answer. Local until the pipeline renders `GatewayError`'s `oauth` option; every OAuth answer here
- * goes through `sendOAuthError`, so the swap is one function.
- */
-class OAuthProblem extends Error {
-  readonly status: number;
-  readonly error: OAuthErrorCode;
-  readonly description: string;
-  readonly headers: Record<string, string>;
-
-  constructor(
-    status: number,
-    error: OAuthErrorCode,
-    description: string,
-    headers: Record<string, string> = {},
-  ) {
-    super(description);
-    this.name = 'OAuthProblem';
-    this.status = status;
-    this.error = error;
-    this.description = description;
-    this.headers = headers;
-  }
+/** An RFC 6749 error answer (the pipeline renders it as `{error, error_description}` with `no-store`). */
+function oauthError(
+  status: number,
+  error: OAuthErrorCode,
+  description: string,
+  headers: Record<string, string> = {},
+): GatewayError {
+  return new GatewayError('ERR_OAUTH', description, { status, oauth: error, headers });
 }
 
-const invalidRequest = (description: string) => new OAuthProblem(400, 'invalid_request', description);
+const invalidRequest = (description: string) => oauthError(400, 'invalid_request', description);
 
 function sendJson(
   res: ServerResponse,
@@ -157,42 +138,31 @@ function sendJson(
   res.end(body);
 }
 
-function sendOAuthError(res: ServerResponse, problem: OAuthProblem): void {
-  sendJson(
-    res,
-    problem.status,
-    { error: problem.error, error_description: problem.description },
-    { ...problem.headers, ...NO_STORE },
-  );
-}
-
 /**
- * Runs an OAuth handler so that every answer is an OAuth one: its own problems, and also store outages and bugs
- * (`503 temporarily_unavailable`, `500 server_error`), each with `no-store`.
+ * Runs an OAuth handler so that every failure is an OAuth answer: a store outage is `503 temporarily_unavailable`,
+ * anything unexpected `500 server_error` (logged; the description says nothing about the cause).
  */
 function oauthHandler(handler: Handler): Handler {
   return async (ctx) => {
     try {
       await handler(ctx);
     } catch (err) {
-      if (ctx.res.headersSent) throw err;
-      let problem: OAuthProblem;
-      if (err instanceof OAuthProblem) problem = err;
-      else if (isGatewayError(err) && err.status === 503) {
-        ctx.logger.warn('oauth request failed', { code: err.code, err });
-        problem = new OAuthProblem(
-          503,
-          'temporarily_unavailable',
-          'The gateway is unavailable; try again shortly.',
-          {
-            'retry-after': '5',
-          },
-        );
-      } else {
-        ctx.logger.error('unexpected error while serving an oauth request', { err });
-        problem = new OAuthProblem(500, 'server_error', 'Internal gateway error.');
+      if (isGatewayError(err) && err.oauth !== null) throw err;
+      if (isGatewayError(err) && err.status === 503) {
+        throw new GatewayError(err.code, 'The gateway is unavailable; try again shortly.', {
+          status: 503,
+          oauth: 'temporarily_unavailable',
+          headers: { 'retry-after': '5' },
+          cause: err,
+        });
       }
-      sendOAuthError(ctx.res, problem);
+      if (isGatewayError(err)) throw err; // the pipeline renders it as an OAuth error on /oauth/ paths
+      if (ctx.signal.aborted) throw err;
+      ctx.logger.error('unexpected error while serving an oauth request', { err });
+      throw new GatewayError('ERR_INTERNAL', 'Internal gateway error.', {
+        oauth: 'server_error',
+        cause: err,
+      });
     }
   };
 }
@@ -200,27 +170,27 @@ function oauthHandler(handler: Handler): Handler {
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * The request's form. Uses the pipeline's parsed form (`ctx.body.form`) when it provides one, else parses
- * `ctx.body.raw`. Anything but `application/x-www-form-urlencoded` (in UTF-8) is `invalid_request` — a JSON body
- * included, since RFC 6749 §3.2 and RFC 8628 §3.1 prescribe forms. A bodiless request counts as an empty form.
+ * The request's form, parsed from `ctx.body.raw` in strict UTF-8 (the pipeline's `ctx.body.form` decodes leniently).
+ * An empty or absent body is an empty form (Claude Code posts one). A body that is not
+ * `application/x-www-form-urlencoded` in UTF-8 is `invalid_request` — JSON included: RFC 6749 §3.2 and RFC 8628 §3.1
+ * prescribe forms. (The pipeline refuses most of these before the handler runs; this repeats the check for callers
+ * that build the context themselves, with the clearer message.)
  */
 export function readForm(ctx: RequestContext): URLSearchParams {
-  const body = ctx.body as { raw?: Buffer; form?: unknown } | null;
-  const raw = body?.raw ?? Buffer.alloc(0);
+  const raw = ctx.body?.raw ?? Buffer.alloc(0);
+  if (raw.length === 0) return new URLSearchParams();
   const header = ctx.req.headers['content-type'];
   if (header === undefined) {
-    if (raw.length === 0) return new URLSearchParams();
     throw invalidRequest(
       `The request body must be ${FORM} (RFC 6749 §3.2); the request has no content-type.`,
     );
   }
   const [mediaType = '', ...params] = header.split(';').map((p) => p.trim().toLowerCase());
   if (mediaType !== FORM) {
-    const shown = mediaType.slice(0, 100) || '(empty)';
     throw invalidRequest(
       mediaType === 'application/json' || mediaType.endsWith('+json')
         ? `The request body must be ${FORM} (RFC 6749 §3.2), not JSON.`
-        : `The request body must be ${FORM} (RFC 6749 §3.2), not ${shown}.`,
+        : `The request body must be ${FORM} (RFC 6749 §3.2), not ${mediaType.slice(0, 100) || '(empty)'}.`,
     );
   }
   const charset = params
@@ -230,14 +200,11 @@ export function readForm(ctx: RequestContext): URLSearchParams {
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
     throw invalidRequest('The form must be encoded in UTF-8.');
   }
-  if (body?.form instanceof URLSearchParams) return body.form;
-  let text: string;
   try {
-    text = decoder.decode(raw);
+    return new URLSearchParams(decoder.decode(raw));
   } catch {
     throw invalidRequest('The form is not valid UTF-8.');
   }
-  return new URLSearchParams(text);
 }
 
 /** One parameter: undefined when absent or empty (RFC 6749 §3.1), `invalid_request` when repeated. */
@@ -256,26 +223,32 @@ function required(form: URLSearchParams, name: string, what: string): string {
   return value;
 }
 
-function refuseRepeats(form: URLSearchParams): void {
-  for (const name of new Set(form.keys())) param(form, name);
-}
-
 /** RFC 6749 Appendix A: client_id is VSCHAR*. */
 const CLIENT_ID = /^[\x20-\x7e]{1,255}$/;
 /** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), separated by single spaces. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
-export function oauthHandlers(deps: OAuthDeps): Record<OAuthOperationId, Handler> {
-  const auth = deps.config.auth;
-  const base = auth.issuer.replace(/\/+$/, '');
-  const issuer = auth.issuer;
-  const audience = auth.audience ?? auth.issuer;
-  const accessTokenTtlS = auth.accessTokenTtlS ?? 3600;
-  const clockToleranceS = auth.clockToleranceS ?? 30;
-  const expiresInS = auth.deviceAuthorization?.expiresInS ?? 600;
-  const intervalS = auth.deviceAuthorization?.intervalS ?? 5;
-  const scopesSupported = [...(auth.scopesSupported ?? DEFAULT_SCOPES)];
-  const endpoints = {
+/** RFC 6749 scopes this gateway grants (see `DEFAULT_SCOPES`). */
+const SCOPES_SUPPORTED: readonly string[] = DEFAULT_SCOPES;
+
+/** The granted scope: the requested one when every token of it is supported; `invalid_scope` otherwise. */
+function checkScope(scope: string | undefined): string {
+  if (scope === undefined) return '';
+  const tokens = scope.split(' ');
+  if (!tokens.every((t) => SCOPE_TOKEN.test(t))) {
+    throw invalidRequest('The parameter "scope" is malformed: space-separated scope tokens (RFC 6749 §3.3).');
+  }
+  const unknown = tokens.filter((t) => !SCOPES_SUPPORTED.includes(t));
+  if (unknown.length > 0) {
+    const named = unknown.map((t) => `"${t.slice(0, 64)}"`).join(', ');
+    const supported = SCOPES_SUPPORTED.map((t) => `"${t}"`).join(', ');
+    throw oauthError(400, 'invalid_scope', `Unsupported scope ${named}; this gateway supports ${supported}.`);
+  }
+  return [...new Set(tokens)].join(' ');
+}
+
+function endpointsOf(base: string) {
+  return {
     authorization_server_metadata: `${base}/.well-known/oauth-authorization-server`,
     device_authorization: `${base}/oauth/device_authorization`,
     token: `${base}/oauth/token`,
@@ -286,44 +259,55 @@ export function oauthHandlers(deps: OAuthDeps): Record<OAuthOperationId, Handler
     messages: `${base}/v1/messages`,
     protocol: `${base}/protocol`,
   };
-  const metadata = {
-    issuer,
-    device_authorization_endpoint: endpoints.device_authorization,
-    token_endpoint: endpoints.token,
-    revocation_endpoint: endpoints.revocation,
-    grant_types_supported: [DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT],
-    token_endpoint_auth_methods_supported: ['none'],
-    revocation_endpoint_auth_methods_supported: ['none'],
-    response_types_supported: [],
-    scopes_supported: scopesSupported,
-    ocg_protocol_version: deps.protocolVersion,
-  };
-  const ocgConfiguration = {
-    protocol_version: deps.protocolVersion,
-    features: [...deps.features],
-    profiles: [...(deps.profiles ?? [])],
-    endpoints,
-  };
-  const issueOptions = { issuer, audience, ttlS: accessTokenTtlS, ...(deps.now ? { now: deps.now } : {}) };
+}
 
-  /** The granted scope: the requested one when every token of it is supported; `invalid_scope` otherwise. */
-  function checkScope(scope: string | undefined): string {
-    if (scope === undefined) return '';
-    const tokens = scope.split(' ');
-    if (!tokens.every((t) => SCOPE_TOKEN.test(t))) {
-      throw invalidRequest(
-        'The parameter "scope" is malformed: space-separated scope tokens (RFC 6749 §3.3).',
-      );
-    }
-    const unknown = tokens.filter((t) => !scopesSupported.includes(t));
-    if (unknown.length > 0) {
-      throw new OAuthProblem(
-        400,
-        'invalid_scope',
-        `Unsupported scope ${unknown.map((t) => `"${t.slice(0, 64)}"`).join(', ')}; this gateway supports ${scopesSupported.map((t) => `"${t}"`).join(', ')}.`,
-      );
-    }
-    return [...new Set(tokens)].join(' ');
+/** `info.version` of the spec, read once. */
+async function specVersion(): Promise<string> {
+  const info = (await loadOpenApi()).info as { version?: unknown } | undefined;
+  return typeof info?.version === 'string' ? info.version : 'unknown';
+}
+
+/**
+ * Profiles whose every feature this gateway implements, including the features of the profiles they extend.
+ */
+export async function implementedProfiles(features: readonly string[]): Promise<string[]> {
+  const doc = await loadRequirements();
+  const have = new Set(features);
+  const complete = (id: string, seen: Set<string>): boolean => {
+    if (seen.has(id)) return true;
+    seen.add(id);
+    const profile = doc.profiles.find((p) => p.id === id);
+    if (!profile) return false;
+    const own = doc.features.filter((f) => f.profile === id);
+    return (
+      own.every((f) => have.has(f.id)) && (profile.extends === undefined || complete(profile.extends, seen))
+    );
+  };
+  return doc.profiles.filter((p) => complete(p.id, new Set())).map((p) => p.id);
+}
+
+export function oauthHandlers(deps: OAuthDeps): Record<OAuthOperationId, Handler> {
+  const auth = deps.config.auth;
+  const accessTokenTtlS = auth.accessTokenTtlS ?? 3600;
+  const clockToleranceS = auth.clockToleranceS ?? 30;
+  const expiresInS = auth.deviceAuthorization?.expiresInS ?? 600;
+  const intervalS = auth.deviceAuthorization?.intervalS ?? 5;
+  const base = () => deps.publicUrl().replace(/\/+$/, '');
+  let described: Promise<{ version: string; profiles: string[] }> | undefined;
+  const describe = () => {
+    described ??= (async () => ({
+      version: deps.protocolVersion ?? (await specVersion()),
+      profiles: deps.profiles ? [...deps.profiles] : await implementedProfiles(deps.features),
+    }))();
+    return described;
+  };
+
+  function modules(): OAuthSessionModules {
+    if (deps.signIn) return deps.signIn;
+    throw new GatewayError('ERR_NOT_FOUND', 'Sign-in is not configured on this gateway (no auth.oidc).', {
+      status: 404,
+      oauth: 'invalid_request',
+    });
   }
 
   async function tokenResponse(
@@ -332,9 +316,15 @@ export function oauthHandlers(deps: OAuthDeps): Record<OAuthOperationId, Handler
     refreshToken: string,
     scope: string,
   ): Promise<void> {
+    const options = {
+      issuer: base(),
+      audience: deps.audience(),
+      ttlS: accessTokenTtlS,
+      ...(deps.now ? { now: deps.now } : {}),
+    };
     const { token, expiresIn } = await issueAccessToken(
-      deps.keyring,
-      issueOptions,
+      modules().keyring,
+      options,
       sessionPrincipal(session),
     );
     sendJson(
@@ -354,46 +344,46 @@ export function oauthHandlers(deps: OAuthDeps): Record<OAuthOperationId, Handler
   async function deviceCodeGrant(ctx: RequestContext, form: URLSearchParams): Promise<void> {
     const deviceCode = required(form, 'device_code', 'the device_code from the device authorization answer');
     const clientId = param(form, 'client_id');
-    const poll = await deps.devices.pollDeviceAuthorization(deviceCode);
+    const poll = await modules().devices.pollDeviceAuthorization(deviceCode);
     switch (poll.status) {
       case 'pending':
-        throw new OAuthProblem(
+        throw oauthError(
           400,
           'authorization_pending',
           'The user has not approved the sign-in yet; keep polling at the interval.',
         );
       case 'slow_down':
-        throw new OAuthProblem(
+        throw oauthError(
           400,
           'slow_down',
           `Polling too fast; wait at least ${poll.interval} seconds between polls from now on.`,
         );
       case 'denied':
-        throw new OAuthProblem(400, 'access_denied', 'The user denied the sign-in.');
+        throw oauthError(400, 'access_denied', 'The user denied the sign-in.');
       case 'expired':
-        throw new OAuthProblem(400, 'expired_token', 'The device code has expired; start the sign-in again.');
+        throw oauthError(400, 'expired_token', 'The device code has expired; start the sign-in again.');
       case 'invalid_grant':
-        throw new OAuthProblem(400, 'invalid_grant', 'The device code is unknown or was already used.');
+        throw oauthError(400, 'invalid_grant', 'The device code is unknown or was already used.');
       case 'approved':
         break;
     }
     // The code is consumed now: whatever happens below, it never works again.
     if (clientId !== undefined && poll.clientId !== '' && clientId !== poll.clientId) {
-      await deps.revocation.revokeSession(poll.sessionId, 'device_code_client_mismatch');
-      throw new OAuthProblem(400, 'invalid_grant', 'The device code was issued to another client.');
+      await modules().revocation.revokeSession(poll.sessionId, 'device_code_client_mismatch');
+      throw oauthError(400, 'invalid_grant', 'The device code was issued to another client.');
     }
     let refreshToken: string;
     try {
-      refreshToken = await deps.sessions.issueInitialRefreshToken(poll.sessionId);
+      refreshToken = await modules().sessions.issueInitialRefreshToken(poll.sessionId);
     } catch (err) {
       if (isGatewayError(err) && err.code === 'ERR_INVALID_GRANT') {
-        throw new OAuthProblem(400, 'invalid_grant', 'The sign-in was revoked or has ended; start it again.');
+        throw oauthError(400, 'invalid_grant', 'The sign-in was revoked or has ended; start it again.');
       }
       throw err;
     }
-    const session = await deps.sessions.getSession(poll.sessionId);
+    const session = await modules().sessions.getSession(poll.sessionId);
     if (!session || session.revokedAt !== null) {
-      throw new OAuthProblem(400, 'invalid_grant', 'The sign-in was revoked or has ended; start it again.');
+      throw oauthError(400, 'invalid_grant', 'The sign-in was revoked or has ended; start it again.');
     }
     await tokenResponse(ctx, session, refreshToken, poll.scope);
     ctx.logger.info('tokens issued', {
@@ -403,7 +393,7 @@ export function oauthHandlers(deps: OAuthDeps): Record<OAuthOperationId, Handler
     });
   }
 
-  const refreshFailed = (description: string) => new OAuthProblem(401, 'invalid_grant', description);
+  const refreshFailed = (description: string) => oauthError(401, 'invalid_grant', description);
 
   async function refreshTokenGrant(ctx: RequestContext, form: URLSearchParams): Promise<void> {
     const presented = required(form, 'refresh_token', 'the refresh_token from the last token answer');
@@ -411,14 +401,19 @@ export function oauthHandlers(deps: OAuthDeps): Record<OAuthOperationId, Handler
     // Ask the IdP before spending the refresh token: if the IdP cannot be reached the client keeps a valid token
     // and may retry, instead of its retry counting as reuse. A token that is not live goes straight to the rotation,
     // which gives the precise refusal (and revokes the session on reuse).
-    const live = await deps.sessions.peekRefreshToken(presented);
+    const live = await modules().sessions.peekRefreshToken(presented);
     if (live) {
+      if (!deps.idpRecheck) {
+        throw new GatewayError('ERR_INTERNAL', 'The IdP re-check is not configured; refresh refused.', {
+          oauth: 'server_error',
+        });
+      }
       let verdict: IdpRecheckResult;
       try {
         verdict = await deps.idpRecheck.recheck(live);
       } catch (err) {
         ctx.logger.warn('idp re-check failed; refresh refused for now', { session_id: live.id, err });
-        throw new OAuthProblem(
+        throw oauthError(
           503,
           'temporarily_unavailable',
           'The identity provider could not be reached to re-check the account; try again shortly.',
@@ -426,7 +421,7 @@ export function oauthHandlers(deps: OAuthDeps): Record<OAuthOperationId, Handler
         );
       }
       if (!verdict.ok) {
-        await deps.revocation.revokeSession(live.id, IDP_USER_DISABLED);
+        await modules().revocation.revokeSession(live.id, IDP_USER_DISABLED);
         ctx.logger.info('session revoked: the identity provider refused the user', {
           session_id: live.id,
           subject: live.subject,
@@ -434,11 +429,15 @@ export function oauthHandlers(deps: OAuthDeps): Record<OAuthOperationId, Handler
         });
         throw refreshFailed('The identity provider no longer accepts this account; sign in again.');
       }
-      await deps.sessions.updateSessionIdentity(live.id, verdict.identity, verdict.idpRefreshToken ?? null);
+      await modules().sessions.updateSessionIdentity(
+        live.id,
+        verdict.identity,
+        verdict.idpRefreshToken ?? null,
+      );
     }
     let rotated: { session: SessionRecord; refreshToken: string };
     try {
-      rotated = await deps.sessions.rotateRefreshToken(presented);
+      rotated = await modules().sessions.rotateRefreshToken(presented);
     } catch (err) {
       if (isGatewayError(err) && err.code === 'ERR_INVALID_GRANT') {
         ctx.logger.info('refresh refused', { grant_type: REFRESH_TOKEN_GRANT, reason: err.message });
@@ -460,14 +459,15 @@ export function oauthHandlers(deps: OAuthDeps): Record<OAuthOperationId, Handler
 
   /** True when `token` is a gateway access token we can still verify: its session is then revoked. */
   async function revokeAccessToken(token: string): Promise<boolean> {
+    const m = modules();
     try {
-      const principal = await verifyAccessToken(deps.keyring, deps.revocation, token, {
-        issuer,
-        audience,
+      const principal = await verifyAccessToken(m.keyring, m.revocation, token, {
+        issuer: base(),
+        audience: deps.audience(),
         clockToleranceS,
       });
       if (principal.sessionId === null) return false;
-      await deps.revocation.revokeSession(principal.sessionId, 'logout');
+      await m.revocation.revokeSession(principal.sessionId, 'logout');
       return true;
     } catch (err) {
       if (isGatewayError(err) && err.code === 'ERR_UNAUTHENTICATED') return false;
@@ -477,36 +477,57 @@ export function oauthHandlers(deps: OAuthDeps): Record<OAuthOperationId, Handler
 
   return {
     async getAuthorizationServerMetadata({ res }) {
-      sendJson(res, 200, metadata, CACHEABLE);
+      if (!deps.signIn) {
+        throw new GatewayError('ERR_NOT_FOUND', 'Sign-in is not configured on this gateway (no auth.oidc).');
+      }
+      const endpoints = endpointsOf(base());
+      sendJson(
+        res,
+        200,
+        {
+          issuer: base(),
+          device_authorization_endpoint: endpoints.device_authorization,
+          token_endpoint: endpoints.token,
+          revocation_endpoint: endpoints.revocation,
+          grant_types_supported: [DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT],
+          token_endpoint_auth_methods_supported: ['none'],
+          revocation_endpoint_auth_methods_supported: ['none'],
+          response_types_supported: [],
+          scopes_supported: [...SCOPES_SUPPORTED],
+          ocg_protocol_version: (await describe()).version,
+        },
+        CACHEABLE,
+      );
     },
 
     async getOcgConfiguration({ res }) {
-      sendJson(res, 200, ocgConfiguration, CACHEABLE);
+      const { version, profiles } = await describe();
+      sendJson(
+        res,
+        200,
+        { protocol_version: version, features: [...deps.features], profiles, endpoints: endpointsOf(base()) },
+        CACHEABLE,
+      );
     },
 
     startDeviceAuthorization: oauthHandler(async (ctx) => {
+      const m = modules();
       const form = readForm(ctx);
-      for (const name of new Set(form.keys())) {
-        if (name !== 'client_id' && name !== 'scope') {
-          throw invalidRequest(
-            `Unknown parameter "${name.slice(0, 64)}"; this endpoint accepts only client_id and scope (both optional).`,
-          );
-        }
-      }
       const clientId = param(form, 'client_id') ?? '';
       if (clientId !== '' && !CLIENT_ID.test(clientId)) {
         throw invalidRequest('The parameter "client_id" is malformed: 1 to 255 printable ASCII characters.');
       }
       const scope = checkScope(param(form, 'scope'));
-      const started = await deps.devices.startDeviceAuthorization({ clientId, scope, expiresInS, intervalS });
+      const started = await m.devices.startDeviceAuthorization({ clientId, scope, expiresInS, intervalS });
+      const verification = endpointsOf(base()).verification;
       sendJson(
         ctx.res,
         200,
         {
           device_code: started.deviceCode,
           user_code: started.userCode,
-          verification_uri: endpoints.verification,
-          verification_uri_complete: `${endpoints.verification}?user_code=${encodeURIComponent(started.userCode)}`,
+          verification_uri: verification,
+          verification_uri_complete: `${verification}?user_code=${encodeURIComponent(started.userCode)}`,
           expires_in: started.expiresIn,
           interval: started.interval,
         },
@@ -519,8 +540,8 @@ export function oauthHandlers(deps: OAuthDeps): Record<OAuthOperationId, Handler
     }),
 
     exchangeToken: oauthHandler(async (ctx) => {
+      modules();
       const form = readForm(ctx);
-      refuseRepeats(form);
       const grantType = param(form, 'grant_type');
       if (grantType === undefined) {
         throw invalidRequest(
@@ -529,7 +550,7 @@ export function oauthHandlers(deps: OAuthDeps): Record<OAuthOperationId, Handler
       }
       if (grantType === DEVICE_CODE_GRANT) return deviceCodeGrant(ctx, form);
       if (grantType === REFRESH_TOKEN_GRANT) return refreshTokenGrant(ctx, form);
-      throw new OAuthProblem(
+      throw oauthError(
         400,
         'unsupported_grant_type',
         `Unsupported grant_type "${grantType.slice(0, 100)}"; this gateway supports "${DEVICE_CODE_GRANT}" and "${REFRESH_TOKEN_GRANT}".`,
@@ -537,14 +558,14 @@ export function oauthHandlers(deps: OAuthDeps): Record<OAuthOperationId, Handler
     }),
 
     revokeToken: oauthHandler(async (ctx) => {
+      const m = modules();
       const form = readForm(ctx);
-      refuseRepeats(form);
       const token = required(form, 'token', 'the refresh token or access token to revoke');
       // RFC 7009 §2.1: the hint only speeds up the lookup; the two kinds cannot be confused (a JWT has dots).
       const looksLikeJwt = token.split('.').length === 3;
       const revoked = looksLikeJwt
         ? await revokeAccessToken(token)
-        : await deps.sessions.revokeByRefreshToken(token, 'logout');
+        : await m.sessions.revokeByRefreshToken(token, 'logout');
       ctx.logger.info('revocation', {
         token_kind: looksLikeJwt ? 'access_token' : 'refresh_token',
         known: revoked,
