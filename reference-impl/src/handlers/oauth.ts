@@ -13,9 +13,11 @@
  *   sign in again (the deprovisioning hook).
  * - Device-authorization and token answers, errors included, carry `Cache-Control: no-store` and `Pragma: no-cache`
  *   (RFC 6749 §5.1, RFC 8628 §3.2): they hold credentials.
- * - A parameter an endpoint uses may not repeat (RFC 6749 §3.1); one sent empty counts as absent; parameters an
- *   endpoint does not know are ignored, repeated or not (RFC 6749 §3.1; RFC 8707 `resource` may repeat) — Claude Code 2.1.332 posts `surface=claude_code` to the device
- *   authorization endpoint.
+ * - A parameter an endpoint uses may not repeat (RFC 6749 §3.1); one sent empty counts as absent. Parameters an
+ *   endpoint does not know are ignored, repeated or not (RFC 6749 §3.1; RFC 8707 `resource` may repeat): Claude
+ *   Code 2.1.332 posts `surface=claude_code` to the device authorization endpoint.
+ * - The refresh grant asks the IdP before it spends the refresh token (`sessions.peekRefreshToken`), so an IdP
+ *   outage answers `503 temporarily_unavailable` and the client's retry with the same token still works.
  */
 import type { ServerResponse } from 'node:http';
 import { loadOpenApi, loadRequirements } from '@ocg/spec';
