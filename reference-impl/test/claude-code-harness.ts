@@ -6,6 +6,8 @@
  */
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -657,4 +659,82 @@ export function startClaudeTerminal(
       clearTimeout(timer);
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The tap: a recording reverse proxy in front of the gateway
+// ---------------------------------------------------------------------------------------------------------------
+
+/** One exchange the tap relayed. */
+export interface TapExchange {
+  method: string;
+  /** Path and query as the client sent them. */
+  path: string;
+  status: number;
+  requestHeaders: IncomingHttpHeaders;
+  responseHeaders: IncomingHttpHeaders;
+  /** Form or JSON request bodies of at most 4 KiB (sign-in forms); larger bodies are left out. */
+  body: string | null;
+}
+
+export interface Tap {
+  /** The tap's URL: configure it as the gateway's public URL (`auth.issuer`), so every client goes through it. */
+  url: string;
+  exchanges: TapExchange[];
+  /** Where to forward (set once the gateway listens). */
+  target: string;
+  /** `METHOD path → status` lines, oldest first. */
+  lines(): string[];
+  close(): Promise<void>;
+}
+
+/**
+ * The gateway keeps no access log, and what the CLI does is only visible on the wire: the tap sits where a TLS
+ * terminator would, relays every request unchanged (streams included) and records method, path, status and headers.
+ */
+export async function startTap(): Promise<Tap> {
+  const exchanges: TapExchange[] = [];
+  const sockets = new Set<Socket>();
+  const tap: Tap = {
+    url: '',
+    exchanges,
+    target: '',
+    lines: () => exchanges.map((e) => `${e.method} ${e.path} → ${e.status}`),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+  const server = createServer((req, res) => {
+    const target = new URL(req.url ?? '/', tap.target);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const upstream = httpRequest(target, { method: req.method, headers: req.headers }, (answer) => {
+      const body = size <= 4096 ? Buffer.concat(chunks).toString('utf8') : null;
+      exchanges.push({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        status: answer.statusCode ?? 0,
+        requestHeaders: req.headers,
+        responseHeaders: answer.headers,
+        body,
+      });
+      res.writeHead(answer.statusCode ?? 502, answer.rawHeaders);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= 4096) chunks.push(c);
+    });
+    req.pipe(upstream);
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  tap.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return tap;
 }
