@@ -292,16 +292,15 @@ describe.skipIf(cliSkip !== null)('Claude Code CLI against a stand-in gateway', 
         await term.waitForText(/Claude Code v[\d.]+/, 30_000);
         await term.waitForText(/^❯/m);
         await term.type('/login');
-        await term.press('enter');
-        await term.waitForText('Enter to connect');
-        await term.press('enter');
+        await term.confirm('/login');
+        await term.confirm('Enter to connect');
         await term.choose('Yes, trust this gateway');
         const [, code] = await term.waitForText(/Code:\s+([B-Z]{4}-[B-Z]{4})/);
         expect(code).toBe('BCDF-GHJK');
         expect(term.screen()).toContain(`${gw.url}/device`);
         gw.approve();
         await term.waitForText('Connected to Cloud gateway');
-        await term.press('enter');
+        await term.confirm('Connected to Cloud gateway');
         await term.choose('Yes, I trust these settings');
         await until(
           () => gw.paths().includes('GET /v1/models?limit=1000'),

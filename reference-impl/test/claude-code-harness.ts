@@ -520,7 +520,12 @@ export interface ClaudeTerminal {
   /** Types text (as keystrokes, no Enter). */
   type(text: string): Promise<void>;
   press(key: keyof typeof KEYS, times?: number): Promise<void>;
-  /** Moves a menu's selection (`❯`) to the entry containing `label` and presses Enter. */
+  /**
+   * Presses Enter on the screen that shows `text`, again if that screen is still there 3 s later (a key sent
+   * while a screen is mounting can be lost).
+   */
+  confirm(text: string, timeoutMs?: number): Promise<void>;
+  /** Moves a menu's selection (`❯`) to the entry containing `label` and confirms it (as `confirm`). */
   choose(label: string, timeoutMs?: number): Promise<void>;
   /** Resolves with the exit status once the CLI has ended. */
   exited(timeoutMs?: number): Promise<number | null>;
@@ -598,6 +603,20 @@ export function startClaudeTerminal(
     await pause(150); // the CLI reads keys in batches; one key at a time keeps menus in step
   };
 
+  const enterUntilGone = async (text: string) => {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await settle();
+      await send(KEYS.enter);
+      const until = Date.now() + 3000;
+      while (Date.now() < until) {
+        if (!screen.text().includes(text)) return;
+        if (status !== undefined) return;
+        await pause(50);
+      }
+    }
+    throw new Error(`"${text}" is still on the screen after pressing Enter three times\n${describe()}`);
+  };
+
   return {
     screen: () => screen.text(),
     get output() {
@@ -636,7 +655,11 @@ export function startClaudeTerminal(
         if (target >= 0 && selected >= 0) await send(target > selected ? KEYS.down : KEYS.up);
         else await pause(50);
       }
-      await send(KEYS.enter);
+      await enterUntilGone(label);
+    },
+    confirm: async (text, timeoutMs = 10_000) => {
+      await waitForText(text, timeoutMs);
+      await enterUntilGone(text);
     },
     exited: (timeoutMs = 20_000) =>
       new Promise((resolve, reject) => {

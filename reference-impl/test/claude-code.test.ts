@@ -306,15 +306,14 @@ describe.skipIf(cliSkip !== null)('Claude Code CLI through the reference gateway
         await term.waitForText(/Claude Code v[\d.]+/, 30_000);
         await term.waitForText(/^❯/m);
         await term.type('/login');
-        await term.press('enter');
-        await term.waitForText('Enter to connect');
-        await term.press('enter');
+        await term.confirm('/login');
+        await term.confirm('Enter to connect');
         await term.choose('Yes, trust this gateway');
         const [, userCode] = await term.waitForText(/Code:\s+([B-Z]{4}-[B-Z]{4})/);
         const [verificationUri] = await term.waitForText(new RegExp(`${tap.url}/\\S*`));
         await approveInBrowser(userCode as string, { verificationUri });
         await term.waitForText('Connected to Cloud gateway', 30_000);
-        await term.press('enter');
+        await term.confirm('Connected to Cloud gateway');
         await term.choose('Yes, I trust these settings');
         await until(
           () => tap.lines().includes('GET /v1/models?limit=1000 → 200'),
