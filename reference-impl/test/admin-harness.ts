@@ -171,6 +171,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       revocation,
       log,
       async close() {
+        const i = replicas.indexOf(replica);
+        if (i === -1) return;
+        replicas.splice(i, 1);
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await recorder.flush();
@@ -215,7 +218,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     replica: startReplica,
     async close() {
-      for (const r of replicas) await r.close();
+      for (const r of [...replicas]) await r.close();
       await upstream.close();
       await store.close();
       await drop();
