@@ -15,6 +15,7 @@ import { GatewayError } from '../errors.ts';
 import type { LogLevel } from '../log/logger.ts';
 import { checkPolicyConfig, type ModelConfig, type PolicyConfig } from '../policy/config.ts';
 import { parseKekText } from '../session/kek.ts';
+import { checkOidcConfig, type OidcConfig as SigninOidcConfig } from '../signin/config.ts';
 import schema from './config.schema.json' with { type: 'json' };
 
 export interface ServerConfig {
@@ -230,6 +231,7 @@ function semanticChecks(config: GatewayConfig): string[] {
   if (auth.oidc && !auth.keyEncryptionKey) {
     issues.push('/auth/keyEncryptionKey: is required when auth.oidc is set (it encrypts signing keys and IdP tokens)');
   }
+  if (auth.oidc) issues.push(...checkOidcConfig(auth.oidc as unknown as SigninOidcConfig));
   for (const [path, text] of [
     ['/auth/keyEncryptionKey', auth.keyEncryptionKey],
     ...auth.previousKeyEncryptionKeys.map((k, i) => [`/auth/previousKeyEncryptionKeys/${i}`, k] as const),
