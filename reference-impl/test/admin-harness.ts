@@ -118,7 +118,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       revocation,
       accessToken: { issuer: ISSUER, audience: ISSUER },
       adminGroups: options.adminGroups ?? {},
-      isNonAdminCredential: (credential: string) => staticTokens.some((t) => t.token === credential),
+      staticTokens,
     };
     const anthropic = createAnthropicUpstream(
       {

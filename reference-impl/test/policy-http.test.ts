@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelConfig, PolicyConfig } from '../src/policy/config.ts';
 import { policyUuid } from '../src/policy/managed-settings.ts';
+import { findTopLevelMembers, type MemberSpan, replaceSpan } from '../src/policy/request-model.ts';
 import { type Harness, ISSUER, startHarness, type TestUser } from './admin-harness.ts';
 import { send, TOKEN } from './helpers.ts';
 
@@ -608,5 +609,41 @@ describe('pushed telemetry environment', () => {
     } finally {
       await h.close();
     }
+  });
+});
+
+describe('locating the top-level model member in the raw body', () => {
+  const spans = (text: string) => {
+    const raw = Buffer.from(text, 'utf8');
+    return (
+      findTopLevelMembers(raw, 'model')?.map((s) => raw.subarray(s.start, s.end).toString('utf8')) ?? null
+    );
+  };
+  it.each([
+    ['a plain body', '{"model":"a","max_tokens":1}', ['"a"']],
+    ['whitespace everywhere', ' \n{ "model" :\t"a" , "x" : 1 }\r\n', ['"a"']],
+    ['a UTF-8 byte order mark', '\uFEFF{"model":"a"}', ['"a"']],
+    [
+      '"model" inside nested objects, arrays and strings',
+      '{"m":{"model":"n"},"a":[{"model":"x"}],"s":"\\"model\\":\\"y\\"","model":"a"}',
+      ['"a"'],
+    ],
+    ['an escaped member name', '{"mod\\u0065l":"a"}', ['"a"']],
+    ['two model members', '{"model":"a","model":"b"}', ['"a"', '"b"']],
+    ['a non-string model', '{"model":null}', ['null']],
+    ['no model', '{"x":[1,{"y":"}"}]}', []],
+    ['an empty object', '{}', []],
+    ['an array body', '[{"model":"a"}]', null],
+    ['a truncated body', '{"model":"a"', null],
+  ])('%s', (_what, text, expected) => {
+    expect(spans(text)).toEqual(expected);
+  });
+
+  it('replaces exactly the value, as a JSON string', () => {
+    const raw = Buffer.from('{"a":1.0,"model":"x","b":"é"}', 'utf8');
+    const [span] = findTopLevelMembers(raw, 'model') ?? [];
+    expect(replaceSpan(raw, span as MemberSpan, 'claude-"q"').toString('utf8')).toBe(
+      '{"a":1.0,"model":"claude-\\"q\\"","b":"é"}',
+    );
   });
 });

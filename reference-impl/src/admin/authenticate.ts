@@ -11,6 +11,7 @@
  * - A verified user in no admin group, or a development static token → `403 permission_error`.
  * - `write` groups and `write` keys get `read` too; {@link requireAdminScope} refuses a missing scope with `403`.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { GatewayError } from '../errors.ts';
 import type { AdminIdentity } from '../http/context.ts';
@@ -42,10 +43,11 @@ export interface AdminAuthDeps {
   accessToken: VerifyOptions;
   adminGroups: AdminGroupsConfig;
   /**
-   * Recognises other credentials the gateway accepts on bearer endpoints (development static tokens), so that
-   * they get `403` (valid, but no admin role) instead of `401`. They never grant a role either way.
+   * The development static tokens (`auth.staticTokens`), so that they get `403` (valid, but no admin role) instead
+   * of `401`. They never grant a role either way: their groups come from the config, not from a token the gateway
+   * signed.
    */
-  isNonAdminCredential?: (credential: string) => boolean;
+  staticTokens?: readonly { token: string }[];
   now?: Clock;
 }
 
@@ -64,6 +66,16 @@ function presented(headers: IncomingHttpHeaders): string[] {
   const apiKey = headers['x-api-key'];
   if (typeof apiKey === 'string' && apiKey.trim() !== '') out.push(apiKey.trim());
   return out;
+}
+
+/** Constant-time membership test (SHA-256 digests, every entry compared, no early exit). */
+function isStaticToken(credential: string, tokens: readonly { token: string }[]): boolean {
+  const d = createHash('sha256').update(credential, 'utf8').digest();
+  let found = false;
+  for (const t of tokens) {
+    if (timingSafeEqual(d, createHash('sha256').update(t.token, 'utf8').digest())) found = true;
+  }
+  return found;
 }
 
 function scopesOf(groups: readonly string[], config: AdminGroupsConfig): AdminScope[] {
@@ -129,7 +141,7 @@ export async function authenticateAdminRequest(
     return { admin: { kind: 'api_key', keyId: key.id, scopes }, principal: null };
   }
 
-  if (deps.isNonAdminCredential?.(credential)) {
+  if (isStaticToken(credential, deps.staticTokens ?? [])) {
     throw new GatewayError(
       'ERR_FORBIDDEN',
       'Development static tokens carry no admin role: use an admin API key or sign in as an admin.',
