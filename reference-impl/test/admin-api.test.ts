@@ -6,6 +6,7 @@
  */
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAdminApiKeys } from '../src/admin/api-keys.ts';
 import { ADMIN_REVOKED } from '../src/handlers/admin.ts';
 import { issueAccessToken } from '../src/session/access-token.ts';
 import { sha256Hex } from '../src/session/util.ts';
@@ -481,5 +482,40 @@ describe('admin API', () => {
       const r = await send(`${h.url}/v1/admin/me`, { headers: bearer(admin.token) });
       expect(r.status).toBe(401);
     });
+  });
+});
+
+describe('admin API on a gateway without sign-in', () => {
+  it('accepts admin API keys, refuses bearer tokens with 401 and static tokens with 403', async () => {
+    const h = await startHarness({
+      withoutSignIn: true,
+      adminGroups: ADMIN_GROUPS,
+      staticTokens: [{ token: TOKEN, subject: 'dev-user', groups: ['gateway-admins'] }],
+    });
+    try {
+      const { key } = await createAdminApiKeys(h.store).create({
+        name: 'boot',
+        scope: 'write',
+        createdBy: 'cli',
+      });
+      const me = await send(`${h.url}/v1/admin/me`, { headers: apiKey(key) });
+      expect(me.status).toBe(200);
+      const revoke = await send(`${h.url}/v1/admin/users/someone/revoke_sessions`, {
+        method: 'POST',
+        headers: apiKey(key),
+      });
+      expect(JSON.parse(revoke.body)).toEqual({
+        type: 'revocation',
+        user_id: 'someone',
+        sessions_revoked: 0,
+      });
+      const { token } = await h.signIn({ subject: 'u-admin', groups: ['gateway-admins'] });
+      const jwt = await send(`${h.url}/v1/admin/me`, { headers: bearer(token) });
+      expect(jwt.status).toBe(401);
+      expect(JSON.parse(jwt.body).error.message).toMatch(/sign-in is not configured/);
+      expect((await send(`${h.url}/v1/admin/me`, { headers: bearer(TOKEN) })).status).toBe(403);
+    } finally {
+      await h.close();
+    }
   });
 });

@@ -54,6 +54,8 @@ export interface HarnessOptions {
   adminGroups?: AdminGroupsConfig;
   staticTokens?: StaticTokenConfig[];
   environment?: GatewayEnvironment;
+  /** Like a gateway without `auth.oidc`: access tokens are not accepted anywhere; admin API keys still are. */
+  withoutSignIn?: boolean;
   /** Revocation cache lifetime of each replica (default: the module default, 2000 ms). */
   revocationTtlMs?: number;
 }
@@ -112,10 +114,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       ...(options.revocationTtlMs !== undefined ? { ttlMs: options.revocationTtlMs } : {}),
     });
     const staticTokens = options.staticTokens ?? [];
+    const signInOn = options.withoutSignIn !== true;
     const adminAuth = {
       store,
-      keyring,
-      revocation,
+      keyring: signInOn ? keyring : null,
+      revocation: signInOn ? revocation : null,
       accessToken: { issuer: ISSUER, audience: ISSUER },
       adminGroups: options.adminGroups ?? {},
       staticTokens,
@@ -137,7 +140,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         policies,
         ...(options.environment ? { environment: options.environment } : {}),
       }),
-      ...adminHandlers({ store, revocation, auth: adminAuth }),
+      ...adminHandlers({ store, revocation: signInOn ? revocation : null, auth: adminAuth }),
     };
     for (const op of operations) {
       handlers[op.operationId] ??= async () => {
@@ -152,7 +155,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       router: createRouter(operations, handlers),
       authenticator: createAuthenticator({
         staticTokens,
-        accessTokens: { keyring, revocation, issuer: ISSUER, audience: ISSUER, clockToleranceS: 30 },
+        accessTokens: signInOn
+          ? { keyring, revocation, issuer: ISSUER, audience: ISSUER, clockToleranceS: 30 }
+          : null,
       }),
       authenticateAdmin: createAdminAuthenticator(adminAuth),
       validators,

@@ -37,9 +37,13 @@ export interface AdminGroupsConfig {
 export interface AdminAuthDeps {
   /** The database holding `admin_api_keys`. */
   store: Queryable;
-  keyring: KeyRing;
-  revocation: RevocationCheck;
-  /** The same `issuer`, `audience` and `clockToleranceS` the bearer endpoints verify with. */
+  /** The signing keys; null when sign-in is not configured (then only admin API keys authenticate). */
+  keyring: KeyRing | null;
+  revocation: RevocationCheck | null;
+  /**
+   * The same `issuer`, `audience` and `clockToleranceS` the bearer endpoints verify with. Read on every request, so
+   * getters work (e.g. an issuer only known once the server listens).
+   */
   accessToken: VerifyOptions;
   adminGroups: AdminGroupsConfig;
   /**
@@ -145,6 +149,13 @@ export async function authenticateAdminRequest(
     throw new GatewayError(
       'ERR_FORBIDDEN',
       'Development static tokens carry no admin role: use an admin API key or sign in as an admin.',
+    );
+  }
+  if (deps.keyring === null || deps.revocation === null) {
+    throw new GatewayError(
+      'ERR_UNAUTHENTICATED',
+      'Invalid credential: sign-in is not configured, so only admin API keys (x-api-key: ocg_admin_…) are accepted.',
+      { headers: INVALID },
     );
   }
   const principal = await verifyAccessToken(deps.keyring, deps.revocation, credential, {

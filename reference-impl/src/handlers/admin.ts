@@ -22,9 +22,9 @@ import { pageRequest } from '../admin/paging.ts';
 import { getSessionView, listSessionViews } from '../admin/sessions.ts';
 import { GatewayError } from '../errors.ts';
 import type { AdminIdentity, Handler, RequestContext } from '../http/context.ts';
-import type { Revocation } from '../session/revocation.ts';
+import { createRevocation, type Revocation } from '../session/revocation.ts';
 import type { Clock } from '../session/util.ts';
-import type { Queryable } from '../store/store.ts';
+import type { Store } from '../store/store.ts';
 
 export type AdminOperationId =
   | 'getAdminIdentity'
@@ -50,8 +50,9 @@ export const ADMIN_OPERATION_SCOPES: Readonly<Record<AdminOperationId, 'read' | 
 export const ADMIN_REVOKED = 'admin_revoked';
 
 export interface AdminHandlerDeps {
-  store: Queryable;
-  revocation: Revocation;
+  store: Store;
+  /** The replica's revocation cache (`signIn.revocation`); null without sign-in (then one is made on the store). */
+  revocation: Revocation | null;
   /** How to authenticate a request the pipeline did not (the same deps the pipeline's admin check uses). */
   auth: AdminAuthDeps;
   now?: Clock;
@@ -84,6 +85,7 @@ function pathParam(ctx: RequestContext, name: string): string {
 
 export function adminHandlers(deps: AdminHandlerDeps): Record<AdminOperationId, Handler> {
   const apiKeys = createAdminApiKeys(deps.store, deps.now ? { now: deps.now } : {});
+  const revocation = deps.revocation ?? createRevocation(deps.store);
 
   async function admit(ctx: RequestContext, operation: AdminOperationId): Promise<AdminIdentity> {
     const identity = ctx.admin ?? (await authenticateAdmin(ctx.req.headers, deps.auth));
@@ -117,7 +119,7 @@ export function adminHandlers(deps: AdminHandlerDeps): Record<AdminOperationId, 
       if ((await getSessionView(deps.store, sessionId)) === null) {
         throw new GatewayError('ERR_NOT_FOUND', 'No session with this id.');
       }
-      const changed = await deps.revocation.revokeSession(sessionId, ADMIN_REVOKED);
+      const changed = await revocation.revokeSession(sessionId, ADMIN_REVOKED);
       ctx.logger.info('admin revoked a session', {
         session_id: sessionId,
         by: adminActor(identity),
@@ -129,7 +131,7 @@ export function adminHandlers(deps: AdminHandlerDeps): Record<AdminOperationId, 
     async revokeUserSessions(ctx) {
       const identity = await admit(ctx, 'revokeUserSessions');
       const userId = pathParam(ctx, 'user_id');
-      const n = await deps.revocation.revokeUserSessions(userId, ADMIN_REVOKED);
+      const n = await revocation.revokeUserSessions(userId, ADMIN_REVOKED);
       ctx.logger.info('admin revoked a user’s sessions', {
         user_id: userId,
         sessions_revoked: n,
