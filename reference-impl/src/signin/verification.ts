@@ -362,6 +362,10 @@ export function createSigninPages(deps: SigninDeps): SigninPages {
       fail(ctx, { error, retryUrl: retryUrl(flow.userCode), ...deny, ...(detail ? { detail } : {}) }, spent);
     };
 
+    // Decided (or expired) meanwhile — e.g. approved by this very callback before: say so, exchange nothing.
+    const before = unusable(await deps.devices.findByUserCode(flow.userCode));
+    if (before !== null) return fail(ctx, { error: before }, [clearFlowCookie()]);
+
     const idpError = url.searchParams.get('error');
     if (idpError !== null) {
       const description = url.searchParams.get('error_description');
