@@ -52,6 +52,8 @@ export interface AdminAuthDeps {
    * signed.
    */
   staticTokens?: readonly { token: string }[];
+  /** Alternative to `staticTokens`: a predicate recognising them (prefer `staticTokens`: compared in constant time). */
+  isNonAdminCredential?: (credential: string) => boolean;
   now?: Clock;
 }
 
@@ -145,7 +147,10 @@ export async function authenticateAdminRequest(
     return { admin: { kind: 'api_key', keyId: key.id, scopes }, principal: null };
   }
 
-  if (isStaticToken(credential, deps.staticTokens ?? [])) {
+  if (
+    isStaticToken(credential, deps.staticTokens ?? []) ||
+    deps.isNonAdminCredential?.(credential) === true
+  ) {
     throw new GatewayError(
       'ERR_FORBIDDEN',
       'Development static tokens carry no admin role: use an admin API key or sign in as an admin.',
