@@ -13,6 +13,7 @@ import type { SessionManager } from '../session/sessions.ts';
 import type { Clock } from '../session/util.ts';
 import type { OidcConfig } from '../signin/config.ts';
 import type { OidcRp, OidcRpOptions } from '../signin/oidc.ts';
+import { errorPage, send } from '../signin/pages.ts';
 import { createSigninPages, type SigninLimits } from '../signin/verification.ts';
 
 /** Default absolute session lifetime when the config has none (`auth.sessionMaxAgeS`'s default, 90 days). */
@@ -20,9 +21,10 @@ const DEFAULT_SESSION_TTL_S = 7_776_000;
 
 export interface SigninServices {
   config: { auth: { issuer?: string; sessionMaxAgeS?: number; oidc?: OidcConfig } };
-  kek: Kek;
-  sessions: Pick<SessionManager, 'createPendingSession'>;
-  devices: Pick<DeviceAuthorizations, 'findByUserCode' | 'bindBrowser' | 'approve' | 'deny'>;
+  /** The session modules; absent (with `auth.oidc` absent) when sign-in is not configured. */
+  kek?: Kek;
+  sessions?: Pick<SessionManager, 'createPendingSession'>;
+  devices?: Pick<DeviceAuthorizations, 'findByUserCode' | 'bindBrowser' | 'approve' | 'deny'>;
   logger: Logger;
 }
 
@@ -39,15 +41,27 @@ export interface SigninHandlerOptions {
 }
 
 /**
+ * Without `auth.oidc` (or without the session modules) the three pages answer `503` "sign-in is not available".
+ *
  * @example
  * const rp = config.auth.oidc ? createOidcRp(config.auth.oidc) : undefined;
- * createRouter(operations, { ...signinHandlers(services, { rp }), … });
+ * createRouter(operations, { ...signinHandlers({ ...services, ...services.signIn }, { rp, publicUrl }), … });
  */
 export function signinHandlers(
   services: SigninServices,
   options: SigninHandlerOptions = {},
 ): Record<'showVerificationPage' | 'submitVerificationPage' | 'completeIdpSignIn', Handler> {
   const { auth } = services.config;
+  const { kek, sessions, devices } = services;
+  if (!auth.oidc || !kek || !sessions || !devices) {
+    // Sign-in is not configured: the three pages say so (503), in HTML, instead of the route being absent.
+    const notConfigured: Handler = async (ctx) => send(ctx.res, errorPage({ error: 'not_configured' }));
+    return {
+      showVerificationPage: notConfigured,
+      submitVerificationPage: notConfigured,
+      completeIdpSignIn: notConfigured,
+    };
+  }
   const publicUrl = options.publicUrl ?? auth.issuer;
   if (publicUrl === undefined) {
     throw new GatewayError('ERR_CONFIG_INVALID', "sign-in needs auth.issuer (the gateway's public base URL)");
@@ -56,9 +70,9 @@ export function signinHandlers(
     oidc: auth.oidc,
     publicUrl,
     sessionTtlS: auth.sessionMaxAgeS ?? DEFAULT_SESSION_TTL_S,
-    kek: services.kek,
-    sessions: services.sessions,
-    devices: services.devices,
+    kek,
+    sessions,
+    devices,
     logger: services.logger,
     ...(options.rp ? { rp: options.rp } : {}),
     ...(options.rpOptions ? { rpOptions: options.rpOptions } : {}),
