@@ -1,5 +1,5 @@
 /**
- * Loads an adapter (adapter contract v0) from a file: an ES module (.ts, .js or .mjs) whose default export is
+ * Loads an adapter (adapter contract v1, which reads v0 adapters too) from a file: an ES module (.ts, .js or .mjs) whose default export is
  * `{ name, start(ctx) }`. `reference` names the built-in adapter for the OCG reference gateway.
  */
 import { stat } from 'node:fs/promises';
@@ -67,13 +67,21 @@ export function validateGatewayUnderTest(value: unknown, adapterName: string): v
   if (typeof value !== 'object' || value === null) problem('no object');
   const g = value as Record<string, unknown>;
   if (typeof g.baseUrl !== 'string' || !/^https?:\/\//.test(g.baseUrl)) problem('no http(s) `baseUrl`');
-  if (typeof g.bearer !== 'string' || g.bearer === '') problem('no `bearer`');
+  if (g.bearer !== undefined && (typeof g.bearer !== 'string' || g.bearer === '')) {
+    problem('a `bearer` that is not a non-empty string');
+  }
   if (typeof g.stop !== 'function') problem('no `stop()` function');
   if (
     g.features !== undefined &&
     (!Array.isArray(g.features) || g.features.some((f) => typeof f !== 'string'))
   ) {
     problem('`features` that is not a list of strings');
+  }
+  if (
+    g.clockToleranceS !== undefined &&
+    (typeof g.clockToleranceS !== 'number' || !Number.isFinite(g.clockToleranceS) || g.clockToleranceS < 0)
+  ) {
+    problem('a `clockToleranceS` that is not a non-negative number');
   }
   if (
     g.maxRequestBodyBytes !== undefined &&

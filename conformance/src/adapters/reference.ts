@@ -1,8 +1,10 @@
 /**
  * The built-in adapter for the OCG reference gateway (@ocg/gateway). It renders the gateway's config YAML into the
  * work directory (secrets as `${env:…}` references handed to the child in its environment: the gateway refuses
- * literal secrets), spawns `<node> <the gateway's bin>` as a child process, reads the listening URL from its JSON log,
- * waits for `GET /readyz` to answer 200, and stops it with SIGTERM (SIGKILL after a deadline).
+ * literal secrets), spawns `<node> <the gateway's bin>` as a child process on port 0, reads the listening URL from
+ * its JSON log, registers `<url>/oauth/callback` at the kit's mock IdP under the client id and secret it put in the
+ * config, waits for `GET /readyz` to answer 200, and stops it with SIGTERM (SIGKILL after a deadline). It hands back
+ * no bearer: the gateway declares `sign-in`, so the runner signs its default user in through the device flow.
  *
  * The gateway is found by module resolution of `@ocg/gateway/package.json` and its `bin` field: the kit never
  * imports gateway code.
@@ -29,6 +31,14 @@ export interface ReferenceAdapterOptions {
   startTimeoutMs?: number;
   /** Gateway log level (default `info`). */
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /**
+   * The URL clients reach the gateway at, when something sits in front of it (the kit's mutants put a proxy
+   * there): it becomes `auth.issuer`, the IdP redirect URI's origin and the `baseUrl` handed back. Default: the
+   * URL the gateway listens on.
+   */
+  publicBaseUrl?: string;
+  /** Called with the URL the gateway listens on as soon as it is known (before readiness). */
+  onListening?: (url: string) => void;
 }
 
 /** Locates the reference gateway's entry file through its package.json `bin`. */
@@ -72,6 +82,70 @@ async function isReady(url: string): Promise<boolean> {
   }
 }
 
+/**
+ * The reference gateway's configuration for a run (adapter contract v1): the mock upstream for every model, the
+ * mock IdP as its OpenID Provider (the client is registered once the gateway's URL is known), the kit's policy
+ * fixture as `models`/`policies`/`auth.adminGroups`, and the short lifetimes the kit asks for. Secrets are
+ * `${env:…}` references (the gateway refuses literal secrets); their values go into the child's environment.
+ */
+export function renderReferenceConfig(
+  ctx: AdapterContext,
+  options: { maxRequestBodyBytes: number; logLevel: string; clientId: string; issuer?: string },
+): Record<string, unknown> {
+  const { policy, timing } = ctx;
+  const idp = ctx.mocks.idp;
+  return {
+    server: {
+      host: '127.0.0.1',
+      port: 0,
+      maxRequestBodyBytes: options.maxRequestBodyBytes,
+      shutdownGraceMs: 2000,
+    },
+    database: { url: '${env:OCG_CONFORMANCE_DATABASE_URL}' },
+    auth: {
+      ...(options.issuer ? { issuer: options.issuer } : {}),
+      keyEncryptionKey: '${env:OCG_CONFORMANCE_KEK}',
+      accessTokenTtlS: timing.accessTokenTtlS,
+      clockToleranceS: timing.clockToleranceS,
+      deviceAuthorization: { expiresInS: timing.deviceCodeExpiresInS, intervalS: timing.deviceCodeIntervalS },
+      oidc: {
+        issuer: idp.issuer,
+        clientId: options.clientId,
+        clientSecret: '${env:OCG_CONFORMANCE_OIDC_CLIENT_SECRET}',
+        tokenEndpointAuthMethod: 'client_secret_post',
+        scopes: idp.scopes.join(' '),
+        claims: { email: idp.claims.email, name: idp.claims.name, groups: idp.claims.groups },
+        requireEmailVerified: true,
+        allowedEmailDomains: [...policy.allowedEmailDomains],
+        groupsOverage: policy.groupsOverage,
+      },
+      adminGroups: { read: [...policy.adminGroups.read], write: [...policy.adminGroups.write] },
+    },
+    upstreams: [
+      {
+        name: 'anthropic',
+        kind: 'anthropic',
+        baseUrl: ctx.mocks.anthropic.url,
+        apiKey: '${env:OCG_CONFORMANCE_ANTHROPIC_API_KEY}',
+        timeouts: { connectMs: 5000, firstByteMs: 30000, idleMs: 60000 },
+      },
+    ],
+    models: policy.models.map((m) => ({
+      id: m.id,
+      displayName: m.displayName,
+      ...(m.aliases && m.aliases.length > 0 ? { aliases: [...m.aliases] } : {}),
+      ...(m.createdAt ? { createdAt: m.createdAt } : {}),
+    })),
+    policies: policy.policies.map((p) => ({
+      name: p.name,
+      match: p.match,
+      managedSettings: p.managedSettings,
+      models: [...p.models],
+    })),
+    log: { level: options.logLevel },
+  };
+}
+
 /** Creates a reference adapter with options (the default export `referenceAdapter` uses the defaults). */
 export function createReferenceAdapter(options: ReferenceAdapterOptions = {}): Adapter {
   return {
@@ -79,32 +153,18 @@ export function createReferenceAdapter(options: ReferenceAdapterOptions = {}): A
     async start(ctx: AdapterContext): Promise<GatewayUnderTest> {
       const bin = options.gatewayBin ?? (await resolveGatewayBin());
       const rng = createRng(ctx.seed).fork('reference-adapter');
-      const token = `ocg_dev_${rng.string(40)}`;
       const maxRequestBodyBytes = options.maxRequestBodyBytes ?? 2 * 1024 * 1024;
       const databaseUrl = options.databaseUrl ?? `pglite://${join(ctx.workDir, 'db')}`;
-      const config = {
-        server: { host: '127.0.0.1', port: 0, maxRequestBodyBytes, shutdownGraceMs: 2000 },
-        database: { url: '${env:OCG_CONFORMANCE_DATABASE_URL}' },
-        auth: {
-          staticTokens: [
-            {
-              token: '${env:OCG_CONFORMANCE_TOKEN}',
-              subject: 'conformance',
-              email: 'conformance@example.com',
-            },
-          ],
-        },
-        upstreams: [
-          {
-            name: 'anthropic',
-            kind: 'anthropic',
-            baseUrl: ctx.mocks.anthropic.url,
-            apiKey: '${env:OCG_CONFORMANCE_ANTHROPIC_API_KEY}',
-            timeouts: { connectMs: 5000, firstByteMs: 30000, idleMs: 60000 },
-          },
-        ],
-        log: { level: options.logLevel ?? 'info' },
-      };
+      // The IdP client's id and secret are chosen here and registered once the gateway's port is known.
+      const clientId = `ocg-reference-${rng.string(10).toLowerCase()}`;
+      const clientSecret = rng.string(48);
+      const kek = Buffer.from(rng.hex(64), 'hex').toString('base64url');
+      const config = renderReferenceConfig(ctx, {
+        maxRequestBodyBytes,
+        logLevel: options.logLevel ?? 'info',
+        clientId,
+        ...(options.publicBaseUrl ? { issuer: options.publicBaseUrl.replace(/\/+$/, '') } : {}),
+      });
       const configPath = join(ctx.workDir, 'gateway.yaml');
       await writeFile(configPath, stringify(config));
       const logPath = join(ctx.workDir, 'gateway.log');
@@ -114,7 +174,8 @@ export function createReferenceAdapter(options: ReferenceAdapterOptions = {}): A
       delete env.DATABASE_URL;
       delete env.OCG_CONFIG;
       env.OCG_CONFORMANCE_DATABASE_URL = databaseUrl;
-      env.OCG_CONFORMANCE_TOKEN = token;
+      env.OCG_CONFORMANCE_KEK = kek;
+      env.OCG_CONFORMANCE_OIDC_CLIENT_SECRET = clientSecret;
       env.OCG_CONFORMANCE_ANTHROPIC_API_KEY = ctx.mocks.anthropic.apiKey;
 
       ctx.log(`reference adapter: starting ${bin} (config ${configPath}, log ${logPath})`);
@@ -137,6 +198,7 @@ export function createReferenceAdapter(options: ReferenceAdapterOptions = {}): A
             const entry = JSON.parse(line) as { msg?: unknown; url?: unknown };
             if (entry.msg === 'gateway listening' && typeof entry.url === 'string') {
               listenUrl = entry.url;
+              options.onListening?.(entry.url);
               resolve(entry.url);
             }
           } catch {
@@ -176,8 +238,15 @@ export function createReferenceAdapter(options: ReferenceAdapterOptions = {}): A
           if (Date.now() > deadline) throw new Error('GET /readyz did not answer 200');
           await new Promise((r) => setTimeout(r, 100));
         }
-        ctx.log(`reference adapter: gateway ready at ${url}`);
-        return { baseUrl: url.replace(/\/+$/, ''), bearer: token, maxRequestBodyBytes, stop };
+        const baseUrl = (options.publicBaseUrl ?? url).replace(/\/+$/, '');
+        await ctx.mocks.idp.registerClient({
+          clientId,
+          clientSecret,
+          redirectUris: [`${baseUrl}/oauth/callback`],
+          tokenEndpointAuthMethod: 'client_secret_post',
+        });
+        ctx.log(`reference adapter: gateway ready at ${baseUrl} (IdP client ${clientId})`);
+        return { baseUrl, maxRequestBodyBytes, clockToleranceS: ctx.timing.clockToleranceS, stop };
       } catch (err) {
         await stop();
         throw new ConformanceError(

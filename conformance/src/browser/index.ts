@@ -48,6 +48,11 @@ export interface BrowserOptions {
   userAgent?: string;
   /** Default 20 (as browsers). */
   maxRedirects?: number;
+  /**
+   * The local address the browser's connections come from (default: the system's choice). On Linux every
+   * 127.0.0.0/8 address reaches a gateway on 127.0.0.1, so a case can act as another client IP.
+   */
+  localAddress?: string;
   /** Per request (default 15 s). */
   timeoutMs?: number;
 }
@@ -185,7 +190,10 @@ export function createBrowser(options: BrowserOptions = {}): Browser {
   const maxRedirects = options.maxRedirects ?? MAX_REDIRECTS;
   const timeoutMs = options.timeoutMs ?? 15_000;
   const jar = new CookieJar(undefined, { allowSecureOnLocal: true, looseMode: true });
-  const dispatcher = new Agent({ keepAliveTimeout: 1000 });
+  const dispatcher = new Agent({
+    keepAliveTimeout: 1000,
+    ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+  });
   const history: SentRequest[] = [];
   let lastPage: Page | undefined;
 

@@ -1,8 +1,11 @@
 /**
- * Every case the kit ships, in run order (discovery first: a gateway that cannot describe itself fails fast).
+ * Every case the kit ships, in run order (discovery first: a gateway that cannot describe itself fails fast). The
+ * session cases that lock an address out or wait for expiries come last.
  */
 import { createRegistry } from '../runner/registry.ts';
+import authorizationServerMetadata from './discovery/authorization-server-metadata.ts';
 import healthz from './discovery/healthz.ts';
+import ocgConfiguration from './discovery/ocg-configuration.ts';
 import protocolDocument from './discovery/protocol-document.ts';
 import readyz from './discovery/readyz.ts';
 import bodyTooLarge from './errors/body-too-large.ts';
@@ -22,11 +25,35 @@ import noBuffering from './inference/no-buffering.ts';
 import nonStreamingPassthrough from './inference/non-streaming-passthrough.ts';
 import streamingPassthrough from './inference/streaming-passthrough.ts';
 import unknownFieldsPassthrough from './inference/unknown-fields-passthrough.ts';
+import accessDenied from './session/access-denied.ts';
+import accessTokens from './session/access-tokens.ts';
+import bearerEverywhere from './session/bearer-everywhere.ts';
+import browserBinding from './session/browser-binding.ts';
+import claimRules from './session/claim-rules.ts';
+import crossSiteApproval from './session/cross-site-approval.ts';
+import deprovisioning from './session/deprovisioning.ts';
+import deviceAuthorization from './session/device-authorization.ts';
+import deviceCodeReplay from './session/device-code-replay.ts';
+import deviceCodeStrength from './session/device-code-strength.ts';
+import expiry from './session/expiry.ts';
+import forgedTokens from './session/forged-tokens.ts';
+import groupChange from './session/group-change.ts';
+import idpAuthorizationRequest from './session/idp-authorization-request.ts';
+import polling from './session/polling.ts';
+import refreshReuse from './session/refresh-reuse.ts';
+import refreshRotation from './session/refresh-rotation.ts';
+import revocation from './session/revocation.ts';
+import tokenEndpointErrors from './session/token-endpoint-errors.ts';
+import userCodeBruteForce from './session/user-code-brute-force.ts';
+import userCodeFormat from './session/user-code-format.ts';
+import verificationPage from './session/verification-page.ts';
 
 export const allCases = createRegistry([
   protocolDocument,
   healthz,
   readyz,
+  ocgConfiguration,
+  authorizationServerMetadata,
   nonStreamingPassthrough,
   streamingPassthrough,
   noBuffering,
@@ -44,4 +71,27 @@ export const allCases = createRegistry([
   bodyTooLarge,
   chunkedBody,
   upstreamUnreachable,
+  deviceAuthorization,
+  deviceCodeStrength,
+  userCodeFormat,
+  verificationPage,
+  polling,
+  accessDenied,
+  accessTokens,
+  bearerEverywhere,
+  deviceCodeReplay,
+  tokenEndpointErrors,
+  idpAuthorizationRequest,
+  claimRules,
+  crossSiteApproval,
+  browserBinding,
+  forgedTokens,
+  refreshRotation,
+  refreshReuse,
+  revocation,
+  deprovisioning,
+  groupChange,
+  // Last: locks its own address out, then the case that waited for expiries since the run started.
+  userCodeBruteForce,
+  expiry,
 ]);

@@ -66,7 +66,8 @@ function toList(headers: HeaderList | undefined): Array<[string, string]> {
 
 export function createGatewayClient(opts: {
   baseUrl: string;
-  bearer: string;
+  /** The default bearer, or a function read when a request needs it (it may throw: no bearer available). */
+  bearer: string | (() => string);
   checker: SpecChecker;
   signal: AbortSignal;
 }): GatewayClient {
@@ -85,7 +86,12 @@ export function createGatewayClient(opts: {
       const has = (name: string) => given.some(([n]) => n.toLowerCase() === name);
       // Raw header lists bypass node's automatic Host header: add it first, as clients do.
       const list: Array<[string, string]> = has('host') ? [] : [['host', url.host]];
-      const bearer = options.bearer === undefined ? opts.bearer : options.bearer;
+      const bearer =
+        options.bearer !== undefined
+          ? options.bearer
+          : typeof opts.bearer === 'function'
+            ? opts.bearer()
+            : opts.bearer;
       if (bearer !== null && !has('authorization')) list.push(['authorization', `Bearer ${bearer}`]);
       if (!has('anthropic-version') && url.pathname.startsWith('/v1/'))
         list.push(['anthropic-version', '2023-06-01']);

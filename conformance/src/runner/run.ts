@@ -8,20 +8,37 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createValidators, loadRequirements } from '@ocg/spec';
 import { fetch, request } from 'undici';
-import type { Adapter, GatewayUnderTest } from '../adapters/contract.ts';
-import { DEFAULT_MAX_REQUEST_BODY_BYTES } from '../adapters/contract.ts';
+import type {
+  Adapter,
+  AdapterContext,
+  GatewayUnderTest,
+  PolicyFixture,
+  TimingHints,
+} from '../adapters/contract.ts';
+import {
+  ADAPTER_CONTRACT_VERSION,
+  DEFAULT_CLOCK_TOLERANCE_S,
+  DEFAULT_MAX_REQUEST_BODY_BYTES,
+} from '../adapters/contract.ts';
+import { createPolicyFixture } from '../adapters/fixture.ts';
 import { loadAdapter, validateGatewayUnderTest } from '../adapters/load.ts';
+import { type Browser, createBrowser } from '../browser/index.ts';
 import { allCases } from '../cases/index.ts';
 import { ConformanceError, isCaseFailure } from '../errors.ts';
 import { type MockAnthropic, startMockAnthropic } from '../mocks/anthropic/index.ts';
+import { MOCK_IDP_SCOPES, type MockIdp, type MockIdpClient, startMockIdp } from '../mocks/idp/index.ts';
 import { writeJsonReport } from '../report/json.ts';
 import type { CaseResult, Report } from '../report/types.ts';
+import { createSignInDriver } from '../signin/driver.ts';
 import { createRng, randomSeed } from '../util/rng.ts';
+import { type AddressPool, createAddressPool } from './addresses.ts';
 import { createSpecChecker } from './check.ts';
 import { createGatewayClient } from './client.ts';
+import { type DefaultSession, startDefaultSession } from './default-session.ts';
+import { readDeclaredFeatures } from './features.ts';
 import { featuresOfProfile, profileResult } from './profiles.ts';
 import { filterCases } from './registry.ts';
-import type { CaseContext, ConformanceCase } from './types.ts';
+import type { CaseContext, CaseIdp, ConformanceCase } from './types.ts';
 
 export interface RunOptions {
   /** An adapter object, a path to an adapter module, or `reference`. */
@@ -75,42 +92,69 @@ function describeError(err: unknown): { message: string; details?: unknown } {
   return { message: String(err) };
 }
 
-async function runCase(
-  c: ConformanceCase,
-  gateway: GatewayUnderTest,
-  features: readonly string[],
-  mock: MockAnthropic,
-  seed: number,
-  validators: Awaited<ReturnType<typeof createValidators>>,
-): Promise<CaseResult> {
-  const base = { id: c.id, title: c.title, feature: c.feature, requirements: c.requirements };
-  if (!features.includes(c.feature)) {
-    return {
-      ...base,
-      result: 'unsupported',
-      durationMs: 0,
-      message: `the gateway does not declare feature "${c.feature}"`,
-    };
-  }
-  mock.reset();
+/** The lifetimes the kit asks adapters for (adapter contract v1), so its expiry cases finish quickly. */
+export const KIT_TIMING: TimingHints = Object.freeze({
+  accessTokenTtlS: 60,
+  clockToleranceS: 5,
+  deviceCodeExpiresInS: 60,
+  deviceCodeIntervalS: 1,
+});
+
+/** Everything a case context is built from, once per run. */
+interface RunEnv {
+  gateway: GatewayUnderTest;
+  baseUrl: string;
+  features: readonly string[];
+  mock: MockAnthropic;
+  idp: MockIdp;
+  caseIdp: CaseIdp;
+  policy: PolicyFixture;
+  seed: number;
+  validators: Awaited<ReturnType<typeof createValidators>>;
+  session: DefaultSession;
+  addresses: AddressPool;
+}
+
+/** A case's context and what must be released when it ends. */
+function caseContext(env: RunEnv, label: string, prepared: unknown) {
   const controller = new AbortController();
-  const checker = createSpecChecker(validators);
+  const checker = createSpecChecker(env.validators);
   const notes: string[] = [];
+  const browsers: Browser[] = [];
+  const newBrowser: CaseContext['newBrowser'] = (options) => {
+    const localAddress = options?.localAddress ?? env.addresses.next();
+    const browser = createBrowser({ ...options, ...(localAddress ? { localAddress } : {}) });
+    browsers.push(browser);
+    return browser;
+  };
+  const bearer = () => env.session.bearer();
+  const client = createGatewayClient({ baseUrl: env.baseUrl, bearer, checker, signal: controller.signal });
+  const oauth = createSignInDriver({
+    baseUrl: env.baseUrl,
+    client,
+    idp: env.idp,
+    newBrowser,
+    signal: controller.signal,
+  });
   const ctx: CaseContext = {
     gateway: {
-      baseUrl: gateway.baseUrl.replace(/\/+$/, ''),
-      bearer: gateway.bearer,
-      maxRequestBodyBytes: gateway.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES,
-      features,
+      baseUrl: env.baseUrl,
+      get bearer() {
+        return bearer();
+      },
+      maxRequestBodyBytes: env.gateway.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES,
+      clockToleranceS: env.gateway.clockToleranceS ?? DEFAULT_CLOCK_TOLERANCE_S,
+      features: env.features,
     },
-    mocks: { anthropic: mock },
-    rng: createRng(seed).fork(c.id),
-    client: createGatewayClient({
-      baseUrl: gateway.baseUrl,
-      bearer: gateway.bearer,
-      checker,
-      signal: controller.signal,
-    }),
+    mocks: { anthropic: env.mock, idp: env.caseIdp },
+    idp: env.caseIdp,
+    policy: env.policy,
+    signIn: (user) => oauth.signIn(user),
+    oauth,
+    newBrowser,
+    prepared,
+    rng: createRng(env.seed).fork(label),
+    client,
     http: { request, fetch },
     check: (operationId, r) => checker.response(operationId, r, `${operationId} → ${r.status}`),
     note: (message) => {
@@ -120,9 +164,67 @@ async function runCase(
       JSON.parse(await readFile(join(FIXTURES_DIR, relativePath), 'utf8')) as T,
     signal: controller.signal,
   };
+  const release = async () => {
+    controller.abort(new Error('case finished'));
+    await Promise.all(browsers.map((b) => b.close().catch(() => {})));
+  };
+  return { ctx, checker, notes, release };
+}
+
+/** Runs the `prepare` hooks of the cases that have one, in order; failures are kept for the case's turn. */
+async function prepareCases(
+  cases: ConformanceCase[],
+  env: RunEnv,
+  log: (msg: string) => void,
+): Promise<Map<string, { value?: unknown; error?: unknown }>> {
+  const out = new Map<string, { value?: unknown; error?: unknown }>();
+  for (const c of cases) {
+    if (!c.prepare || !env.features.includes(c.feature)) continue;
+    await env.session.ensureFresh(c.timeoutMs);
+    const { ctx, release } = caseContext(env, `${c.id}#prepare`, undefined);
+    try {
+      const value = await withTimeout(
+        c.prepare(ctx),
+        c.timeoutMs,
+        () =>
+          new ConformanceError(
+            'ERR_CASE_TIMEOUT',
+            `the case's preparation did not finish within ${c.timeoutMs} ms`,
+          ),
+      );
+      out.set(c.id, { value });
+    } catch (error) {
+      out.set(c.id, { error });
+      log(`prepare failed ${c.id}: ${describeError(error).message}`);
+    } finally {
+      await release();
+    }
+  }
+  return out;
+}
+
+async function runCase(
+  c: ConformanceCase,
+  env: RunEnv,
+  prepared: { value?: unknown; error?: unknown } | undefined,
+): Promise<CaseResult> {
+  const base = { id: c.id, title: c.title, feature: c.feature, requirements: c.requirements };
+  if (!env.features.includes(c.feature)) {
+    return {
+      ...base,
+      result: 'unsupported',
+      durationMs: 0,
+      message: `the gateway does not declare feature "${c.feature}"`,
+    };
+  }
+  env.mock.reset();
+  env.idp.clearLog();
+  await env.session.ensureFresh(c.timeoutMs);
+  const { ctx, checker, notes, release } = caseContext(env, c.id, prepared?.value);
   const started = performance.now();
   let result: CaseResult;
   try {
+    if (prepared?.error !== undefined) throw prepared.error;
     await withTimeout(
       c.run(ctx),
       c.timeoutMs,
@@ -135,8 +237,8 @@ async function runCase(
     result = { ...base, result: isCaseFailure(err) ? 'fail' : 'error', durationMs: 0, message };
     if (details !== undefined || notes.length > 0) result.details = { ...(details as object), notes };
   } finally {
-    controller.abort(new Error('case finished'));
-    mock.release();
+    await release();
+    env.mock.release();
   }
   result.durationMs = Math.round((performance.now() - started) * 10) / 10;
   const checked = { specChecks: { ...checker.counts } };
@@ -183,18 +285,54 @@ export async function runConformance(options: RunOptions): Promise<Report> {
 
   const rng = createRng(seed);
   const mock = await startMockAnthropic({ apiKey: `sk-ant-api03-${rng.fork('mock-anthropic').string(48)}` });
+  const idp = await startMockIdp({ seed: rng.fork('mock-idp').int(0x1_0000_0000) }).catch(
+    async (err: unknown) => {
+      await mock.close();
+      throw err;
+    },
+  );
+  const clients: MockIdpClient[] = [];
+  const caseIdp = idpForCases(idp, clients);
+  const policy = createPolicyFixture(rng.fork('policy'));
   const workDir = await mkdtemp(join(tmpdir(), 'ocg-conformance-'));
   let gateway: GatewayUnderTest | undefined;
+  let session: DefaultSession | undefined;
   const results: CaseResult[] = [];
   let aborted = false;
   try {
     log(`seed ${seed}; work directory ${workDir}`);
-    const started = adapter.start({
-      mocks: { anthropic: { url: mock.url, apiKey: mock.apiKey } },
+    const adapterContext: AdapterContext = {
+      contractVersion: ADAPTER_CONTRACT_VERSION,
+      mocks: {
+        anthropic: { url: mock.url, apiKey: mock.apiKey },
+        idp: {
+          issuer: idp.issuer,
+          discoveryUrl: idp.discoveryUrl,
+          scopes: MOCK_IDP_SCOPES.filter((s) => s !== 'offline_access'),
+          claims: { email: 'email', emailVerified: 'email_verified', name: 'name', groups: 'groups' },
+          async registerClient(input) {
+            const client = await idp.registerClient({
+              redirectUris: input.redirectUris,
+              ...(input.clientId === undefined ? {} : { clientId: input.clientId }),
+              ...(input.clientSecret === undefined ? {} : { clientSecret: input.clientSecret }),
+              tokenEndpointAuthMethod: input.tokenEndpointAuthMethod ?? 'client_secret_post',
+            });
+            clients.push(client);
+            return {
+              clientId: client.clientId,
+              clientSecret: client.clientSecret ?? '',
+              tokenEndpointAuthMethod: client.tokenEndpointAuthMethod,
+            };
+          },
+        },
+      },
+      policy,
+      timing: KIT_TIMING,
       workDir,
       seed,
       log,
-    });
+    };
+    const started = adapter.start(adapterContext);
     try {
       gateway = await withTimeout(
         started,
@@ -216,9 +354,35 @@ export async function runConformance(options: RunOptions): Promise<Report> {
       );
     }
     validateGatewayUnderTest(gateway, adapter.name);
-    const declared = gateway.features ?? runFeatures;
+    const baseUrl = gateway.baseUrl.replace(/\/+$/, '');
+    const declared = gateway.features ?? (await readDeclaredFeatures(baseUrl)) ?? runFeatures;
+    const addresses = await createAddressPool(baseUrl, rng.fork('addresses'));
+    session = await startDefaultSession({
+      baseUrl,
+      addresses,
+      adapterBearer: gateway.bearer,
+      signIn: declared.includes('sign-in'),
+      idp,
+      user: { groups: [policy.groups.developers] },
+      validators,
+      log,
+    });
+    const env: RunEnv = {
+      gateway,
+      baseUrl,
+      features: declared,
+      mock,
+      idp,
+      caseIdp,
+      policy,
+      seed,
+      validators,
+      session,
+      addresses,
+    };
+    const prepared = await prepareCases(cases, env, log);
     for (const c of cases) {
-      const result = await runCase(c, gateway, declared, mock, seed, validators);
+      const result = await runCase(c, env, prepared.get(c.id));
       results.push(result);
       log(`${result.result.padEnd(11)} ${c.id}`);
     }
@@ -226,12 +390,14 @@ export async function runConformance(options: RunOptions): Promise<Report> {
     aborted = true;
     throw err;
   } finally {
+    await session?.close();
     if (typeof gateway?.stop === 'function') {
       await gateway
         .stop()
         .catch((err: unknown) => log(`adapter ${adapter.name}: stop() failed: ${String(err)}`));
     }
     await mock.close();
+    await idp.close();
     if (aborted && options.keepWorkDir === false) await rm(workDir, { recursive: true, force: true });
   }
 
@@ -277,6 +443,51 @@ export async function runConformance(options: RunOptions): Promise<Report> {
   if (keep === true || (keep === 'on-failure' && !allPassed)) log(`work directory kept: ${workDir}`);
   else await rm(workDir, { recursive: true, force: true });
   return report;
+}
+
+/** The mock IdP as cases see it (no close/registerClient; the runner clears its log between cases). */
+function idpForCases(idp: MockIdp, clients: readonly MockIdpClient[]): CaseIdp {
+  return {
+    get issuer() {
+      return idp.issuer;
+    },
+    get origin() {
+      return idp.origin;
+    },
+    get port() {
+      return idp.port;
+    },
+    get seed() {
+      return idp.seed;
+    },
+    get discoveryUrl() {
+      return idp.discoveryUrl;
+    },
+    get jwks() {
+      return idp.jwks;
+    },
+    get signingKeys() {
+      return idp.signingKeys;
+    },
+    get events() {
+      return idp.events;
+    },
+    get requests() {
+      return idp.requests;
+    },
+    get users() {
+      return idp.users;
+    },
+    clients,
+    createUser: (input) => idp.createUser(input),
+    getUser: (subject) => idp.getUser(subject),
+    findUser: (login) => idp.findUser(login),
+    updateUser: (subject, patch) => idp.updateUser(subject, patch),
+    setGroups: (subject, groups) => idp.setGroups(subject, groups),
+    disableUser: (subject) => idp.disableUser(subject),
+    enableUser: (subject) => idp.enableUser(subject),
+    deleteUser: (subject) => idp.deleteUser(subject),
+  };
 }
 
 /** The command line that runs the same cases against the same adapter with the same seed. */

@@ -13,6 +13,22 @@ import type { AddressInfo, Socket } from 'node:net';
 
 export type RawHeaders = Array<[string, string]>;
 
+/** A request the proxy read whole (only for paths a `handle` hook claims). */
+export interface BufferedRequest {
+  method: string;
+  /** Path and query. */
+  url: string;
+  headers: RawHeaders;
+  body: Buffer;
+}
+
+/** A response given whole. */
+export interface BufferedResponse {
+  status: number;
+  headers: RawHeaders;
+  body: Buffer;
+}
+
 export interface ProxyOptions {
   /** Rewrites the request headers before forwarding (Host is set to the target afterwards). */
   requestHeaders?: (headers: RawHeaders) => RawHeaders;
@@ -24,6 +40,17 @@ export interface ProxyOptions {
   status?: (status: number) => number;
   /** Keep the forwarded request going when the client hangs up (the `ignores-client-disconnect` fault). */
   ignoreClientHangUp?: boolean;
+  /**
+   * Takes over the requests whose path (without query) is in `paths`: the proxy reads the request whole and answers
+   * what `handle` returns; `forward()` sends the (possibly rewritten) request to the target and reads its answer.
+   */
+  handle?: {
+    paths: readonly string[];
+    handle(
+      req: BufferedRequest,
+      forward: (req: BufferedRequest) => Promise<BufferedResponse>,
+    ): Promise<BufferedResponse>;
+  };
 }
 
 export interface Proxy {
@@ -43,7 +70,74 @@ export async function startProxy(target: string, options: ProxyOptions = {}): Pr
   const sockets = new Set<Socket>();
   const proxy: Proxy = { url: '', target, close: async () => {} };
 
+  /**
+   * Connections to the target come from the client's own loopback address, so a gateway that limits attempts per
+   * client address sees the kit's browsers, not the proxy.
+   */
+  const sourceOf = (req: IncomingMessage): { localAddress?: string } => {
+    const a = req.socket.remoteAddress?.replace(/^::ffff:/, '');
+    return a?.startsWith('127.') ? { localAddress: a } : {};
+  };
+
+  const forward = (r: BufferedRequest, source: { localAddress?: string } = {}): Promise<BufferedResponse> =>
+    new Promise((resolve, reject) => {
+      const to = new URL(r.url, proxy.target);
+      const headers: RawHeaders = [
+        ['host', to.host],
+        ...r.headers.filter(
+          ([n]) => !['host', 'content-length', 'transfer-encoding'].includes(n.toLowerCase()),
+        ),
+        ['content-length', String(r.body.length)],
+      ];
+      const up = httpRequest(to, {
+        method: r.method,
+        headers: headers.flat() as unknown as OutgoingHttpHeaders,
+        agent: false,
+        ...source,
+      });
+      up.on('error', reject);
+      up.on('response', (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 502,
+            headers: pairs(res.rawHeaders).filter(
+              ([n]) =>
+                !['content-length', 'transfer-encoding', 'connection', 'keep-alive'].includes(
+                  n.toLowerCase(),
+                ),
+            ),
+            body: Buffer.concat(chunks),
+          }),
+        );
+      });
+      up.end(r.body);
+    });
+
   const server = createServer((req, res) => {
+    const hook = options.handle;
+    if (hook?.paths.includes((req.url ?? '/').split('?')[0] ?? '/')) {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const buffered: BufferedRequest = {
+          method: req.method ?? 'GET',
+          url: req.url ?? '/',
+          headers: pairs(req.rawHeaders),
+          body: Buffer.concat(chunks),
+        };
+        hook
+          .handle(buffered, (r) => forward(r, sourceOf(req)))
+          .then((out) => {
+            res.writeHead(out.status, [...out.headers, ['content-length', String(out.body.length)]].flat());
+            res.end(out.body);
+          })
+          .catch(() => res.socket?.destroy());
+      });
+      return;
+    }
     const to = new URL(req.url ?? '/', proxy.target);
     let headers = pairs(req.rawHeaders).filter(([n]) => n.toLowerCase() !== 'host');
     headers = [['host', to.host], ...(options.requestHeaders?.(headers) ?? headers)];
@@ -52,6 +146,7 @@ export async function startProxy(target: string, options: ProxyOptions = {}): Pr
       method: req.method,
       headers: headers.flat() as unknown as OutgoingHttpHeaders,
       agent: false,
+      ...sourceOf(req),
     });
     const hangUp = () => {
       if (!res.writableFinished) upstream.destroy();

@@ -1,18 +1,43 @@
 /**
  * Builds mutant adapters around the reference adapter: a proxy in front of the gateway (client ↔ proxy ↔
  * gateway) or between the gateway and the mock upstream (gateway ↔ proxy ↔ mock).
+ *
+ * A proxy in front is the gateway's public URL, as a reverse proxy would be: the gateway is configured with it as
+ * its issuer, so discovery, the verification page and the IdP redirect URI all name the proxy.
  */
 import type { Adapter, GatewayUnderTest } from '../../src/adapters/contract.ts';
-import { referenceAdapter } from '../../src/adapters/reference.ts';
-import { type ProxyOptions, startProxy } from './proxy.ts';
+import { createReferenceAdapter, type ReferenceAdapterOptions } from '../../src/adapters/reference.ts';
+import { type ProxyOptions, type RawHeaders, startProxy } from './proxy.ts';
+
+/** Starts the reference gateway behind a proxy with `options`; the proxy's URL is the gateway's public URL. */
+async function behindProxy(
+  start: Parameters<Adapter['start']>[0],
+  options: ProxyOptions,
+  reference: ReferenceAdapterOptions = {},
+) {
+  // The target is set as soon as the gateway listens (before its readiness check goes through the proxy).
+  const proxy = await startProxy('http://127.0.0.1:9', options);
+  try {
+    const gateway = await createReferenceAdapter({
+      ...reference,
+      publicBaseUrl: proxy.url,
+      onListening: (url) => {
+        proxy.target = url;
+      },
+    }).start(start);
+    return { proxy, gateway };
+  } catch (err) {
+    await proxy.close();
+    throw err;
+  }
+}
 
 /** A mutant whose proxy sits in front of the gateway. */
 export function inFront(name: string, options: ProxyOptions): Adapter {
   return {
     name,
     async start(ctx): Promise<GatewayUnderTest> {
-      const gateway = await referenceAdapter.start(ctx);
-      const proxy = await startProxy(gateway.baseUrl, options);
+      const { proxy, gateway } = await behindProxy(ctx, options);
       return {
         ...gateway,
         baseUrl: proxy.url,
@@ -25,25 +50,48 @@ export function inFront(name: string, options: ProxyOptions): Adapter {
   };
 }
 
-/** A mutant whose proxy sits between the gateway and the mock upstream; it may use the client's bearer. */
+/** The bearer a client sent (`authorization: Bearer …` or `x-api-key`), if any. */
+export function clientBearer(headers: RawHeaders): string | undefined {
+  for (const [n, v] of headers) {
+    const name = n.toLowerCase();
+    if (name === 'authorization') {
+      const m = /^Bearer\s+(.+)$/i.exec(v);
+      if (m?.[1]) return m[1];
+    }
+    if (name === 'x-api-key' && v) return v;
+  }
+  return undefined;
+}
+
+/**
+ * A mutant whose proxy sits between the gateway and the mock upstream; it may use the bearer the client last sent
+ * on a bearer endpoint (a transparent recording proxy in front of the gateway sees it).
+ */
 export function between(name: string, options: (gateway: { bearer: () => string }) => ProxyOptions): Adapter {
   return {
     name,
     async start(ctx): Promise<GatewayUnderTest> {
       let bearer = '';
-      const proxy = await startProxy(ctx.mocks.anthropic.url, options({ bearer: () => bearer }));
-      const gateway = await referenceAdapter
-        .start({ ...ctx, mocks: { anthropic: { ...ctx.mocks.anthropic, url: proxy.url } } })
-        .catch(async (err: unknown) => {
-          await proxy.close();
-          throw err;
-        });
-      bearer = gateway.bearer;
+      const back = await startProxy(ctx.mocks.anthropic.url, options({ bearer: () => bearer }));
+      const front = await behindProxy(
+        { ...ctx, mocks: { ...ctx.mocks, anthropic: { ...ctx.mocks.anthropic, url: back.url } } },
+        {
+          requestHeaders: (headers) => {
+            bearer = clientBearer(headers) ?? bearer;
+            return headers;
+          },
+        },
+      ).catch(async (err: unknown) => {
+        await back.close();
+        throw err;
+      });
       return {
-        ...gateway,
+        ...front.gateway,
+        baseUrl: front.proxy.url,
         async stop() {
-          await gateway.stop();
-          await proxy.close();
+          await front.proxy.close();
+          await front.gateway.stop();
+          await back.close();
         },
       };
     },
