@@ -87,8 +87,6 @@ describe('a complete sign-in', () => {
     for (const p of ['state', 'nonce', 'code_challenge']) {
       expect(authz.searchParams.get(p)).toMatch(/^[A-Za-z0-9_-]{40,}$/);
     }
-    const flowCookie = toIdp?.request && steps.idpLogin.redirects[0];
-    expect(flowCookie).toBeDefined();
 
     // The device code is approved exactly once, for a session with the user's identity.
     const poll = await h.devices.pollDeviceAuthorization(device.deviceCode);
@@ -105,9 +103,36 @@ describe('a complete sign-in', () => {
     });
     expect(await h.sessions.getIdpRefreshToken(poll.sessionId)).toMatch(/.{20,}/);
     // The flow cookie is gone from the browser.
-    expect((await browser.cookies(h.url)).map((c) => c.name).sort()).toEqual(
-      expect.not.arrayContaining(['ocg_device']),
+    // (The mock IdP's `_idp_*` cookies share the host: browsers do not isolate cookies by port.)
+    const ours = (await browser.cookies(h.url)).map((c) => c.name).filter((n) => !n.startsWith('_idp_'));
+    expect(ours).toEqual(['ocg_csrf']);
+  });
+
+  it('binds the flow with a short-lived ocg_device cookie (HttpOnly, Lax, Path=/) holding no readable secret', async () => {
+    const device = await h.startDevice();
+    const browser = createBrowser();
+    const form = await browser.get(`${h.url}/device?user_code=${device.userCode}`);
+    const redirect = await browser.submitForm(
+      form,
+      'form#verify',
+      {},
+      { submitter: 0, followRedirects: false },
     );
+    expect(redirect.status).toBe(303);
+    expect(redirect.headers.get('cache-control')).toBe('no-store');
+    const [cookie] = redirect.headers.getSetCookie();
+    expect(cookie).toMatch(
+      /^ocg_device=[\w-]+\.\.[\w-]+\.[\w-]+\.[\w-]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=(\d+)$/,
+    );
+    const maxAge = Number(/Max-Age=(\d+)/.exec(cookie as string)?.[1]);
+    expect(maxAge).toBeGreaterThan(device.expiresIn);
+    expect(maxAge).toBeLessThanOrEqual(device.expiresIn + 300);
+    const state = new URL(redirect.location as string).searchParams.get('state') as string;
+    expect(cookie).not.toContain(state);
+    expect(await h.devices.findByUserCode(device.userCode)).toMatchObject({
+      status: 'pending',
+      browserBound: true,
+    });
   });
 });
 
@@ -417,6 +442,33 @@ describe('sign-in not configured', () => {
       }
     } finally {
       await bare.close();
+    }
+  });
+});
+
+describe('secrets stay out of the log', () => {
+  it('logs no user code, cookie, state, authorization code or IdP token', async () => {
+    h.log.lines.length = 0;
+    const device = await h.startDevice();
+    const { result, steps, browser } = await signInWithBrowser(h, device.userCode, alice);
+    expect(outcome(result).outcome).toBe('approved');
+    const callback = new URL(steps.callback.location as string);
+    const poll = await h.devices.pollDeviceAuthorization(device.deviceCode);
+    if (poll.status !== 'approved') throw new Error(poll.status);
+    const secrets = [
+      device.userCode,
+      device.userCode.replace('-', ''),
+      callback.searchParams.get('code') as string,
+      callback.searchParams.get('state') as string,
+      (await h.sessions.getIdpRefreshToken(poll.sessionId)) as string,
+      ...(await browser.cookies(h.url)).map((c) => c.value),
+      ...steps.form.forms.flatMap((f) => f.fields.filter((x) => x.name === 'csrf').map((x) => x.value)),
+    ];
+    const text = h.log.lines.join('\n');
+    expect(h.log.lines.length).toBeGreaterThan(0);
+    for (const secret of secrets) {
+      expect(secret.length).toBeGreaterThan(7);
+      expect(text).not.toContain(secret);
     }
   });
 });
