@@ -138,6 +138,31 @@ describe('one browser per sign-in', () => {
     expect(outcome(result).outcome).toBe('approved');
   });
 
+  it('the same browser is recognised across a double submit and a second tab (no false other_browser)', async () => {
+    const device = await h.startDevice();
+    const browser = createBrowser();
+    const form = await browser.get(`${h.url}/device?user_code=${device.userCode}`);
+    // A second request that does not carry the first one's flow cookie yet: the same CSRF cookie, nothing else.
+    const twin = createBrowser();
+    for (const c of await browser.cookies(h.url)) await twin.setCookie(`${c.name}=${c.value}; Path=/`, h.url);
+    const first = await browser.submitForm(form, 'form#verify', {}, { submitter: 0, followRedirects: false });
+    const second = await twin.submitForm(form, 'form#verify', {}, { submitter: 0, followRedirects: false });
+    expect([first.status, second.status]).toEqual([303, 303]);
+    // The second one's flow is the live one in that tab; it completes.
+    const login = await twin.get(second.location as string, {
+      initiator: h.url,
+      stopAt: (u) => u.href.startsWith(`${h.url}/oauth/callback`),
+    });
+    const callback = await twin.submitForm(
+      login,
+      'form#login',
+      { login: alice.email, password: alice.password },
+      { stopAt: (u) => u.href.startsWith(`${h.url}/oauth/callback`) },
+    );
+    const result = await twin.get(callback.location as string, { initiator: callback.url });
+    expect(outcome(result).outcome).toBe('approved');
+  });
+
   it('the IdP answer carried to another browser approves nothing (no_flow / state_mismatch)', async () => {
     const device = await h.startDevice();
     const first = createBrowser();

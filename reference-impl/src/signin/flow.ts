@@ -6,11 +6,12 @@
  *   A valid token therefore proves the form came from a page this gateway rendered for this very browser: the
  *   "signed double-submit cookie" pattern, with the KEK as the signing secret.
  * - The flow cookie `ocg_device` holds what the callback needs and the browser must not learn or choose: the user
- *   code, the browser-binding secret (whose hash `devices.bindBrowser` stores), the PKCE verifier, `state`, `nonce`
+ *   code, the browser-binding secret (`browserSecretFor`; its hash is what `devices.bindBrowser` stores), the PKCE
+ *   verifier, `state`, `nonce`
  *   and an expiry. It is a JWE (`dir` + `A256GCM`) bound by its `ctx` header to this purpose, so neither the user
  *   nor anyone else can read or alter it, and a token encrypted for another record does not decrypt as one.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Kek } from '../session/kek.ts';
 import { randomToken, sha256Hex } from '../session/util.ts';
 
@@ -33,8 +34,14 @@ export function newCsrfSecret(): string {
   return randomToken(32);
 }
 
-export function newBrowserSecret(): string {
-  return randomToken(32);
+/**
+ * The browser-binding secret of a browser: derived from its `ocg_csrf` cookie, so every request of that browser
+ * yields the same one — a double-clicked Continue (whose second request does not carry the first one's flow
+ * cookie yet) or a second tab is the same browser, not "another browser". The database keeps only a hash of it
+ * (`devices.bindBrowser`), from which the cookie cannot be recovered.
+ */
+export function browserSecretFor(csrfSecret: string): string {
+  return createHash('sha256').update('ocg-browser-binding\0').update(csrfSecret).digest('base64url');
 }
 
 export function equalSecrets(a: string, b: string): boolean {

@@ -29,10 +29,10 @@ import { mapClaims } from './claims.ts';
 import { type OidcConfig, redirectUriFor } from './config.ts';
 import { cookieNames, parseCookies, serializeCookie } from './cookies.ts';
 import {
+  browserSecretFor,
   csrfToken,
   equalSecrets,
   type Flow,
-  newBrowserSecret,
   newCsrfSecret,
   openFlow,
   sealFlow,
@@ -277,10 +277,12 @@ export function createSigninPages(deps: SigninDeps): SigninPages {
       return fail(ctx, { error: problem });
     }
 
-    // One browser per sign-in: the secret of an earlier attempt in this browser for the same code is kept, so
-    // going back and submitting again works; a fresh secret is made otherwise.
+    // One browser per sign-in. The binding secret comes from this browser's CSRF cookie (stable across tabs, a
+    // double submit, going back); a flow of this browser for the same code keeps its own (the CSRF cookie may have
+    // been renewed since).
     const earlier = await currentFlow(req);
-    const browserSecret = earlier && earlier.userCode === code ? earlier.browserSecret : newBrowserSecret();
+    const browserSecret =
+      earlier && earlier.userCode === code ? earlier.browserSecret : browserSecretFor(csrf.secret);
     if (!(await deps.devices.bindBrowser(code, browserSecret))) {
       const again = await deps.devices.findByUserCode(code);
       limiters.failuresPerAddress.hit(address);
