@@ -472,3 +472,73 @@ describe('secrets stay out of the log', () => {
     }
   });
 });
+
+describe('incomplete forms, an IdP down at the start, unexpected failures', () => {
+  it.each([
+    ['no action', { user_code: 'BCDF-GHJK' }],
+    ['an unknown action', { user_code: 'BCDF-GHJK', action: 'approve-all' }],
+    ['a repeated user_code', { user_code: ['BCDF-GHJK', 'BCDF-GHJL'], action: 'approve' }],
+    ['no user_code', { action: 'approve' }],
+  ])('%s: 400 bad_request', async (_name, fields) => {
+    const browser = createBrowser();
+    const form = await browser.get(`${h.url}/device`);
+    const csrf = form.forms[0]?.fields.find((f) => f.name === 'csrf')?.value as string;
+    const page = await browser.post(`${h.url}/device`, { ...fields, csrf }, { initiator: form });
+    expect(page.status).toBe(400);
+    expect(outcome(page).error).toBe('bad_request');
+  });
+
+  it('the IdP unreachable when the user continues: 502 idp_unavailable; discovery is retried on the next attempt', async () => {
+    const down = await startHarness({
+      seed: 5,
+      idpFetch: async () => {
+        throw new TypeError('fetch failed');
+      },
+    });
+    try {
+      const user = down.idp.createUser();
+      const device = await down.startDevice();
+      const browser = createBrowser();
+      const form = await browser.get(`${down.url}/device?user_code=${device.userCode}`);
+      const page = await browser.submitForm(form, 'form#verify', {}, { submitter: 0 });
+      expect(page.status).toBe(502);
+      expect(outcome(page).error).toBe('idp_unavailable');
+      expect(page.document.querySelector('a#retry')?.getAttribute('href')).toBe(
+        `${down.url}/device?user_code=${device.userCode}`,
+      );
+      down.setIdpFetch(undefined);
+      const { result } = await signInWithBrowser(down, device.userCode, user, browser);
+      expect(outcome(result).outcome).toBe('approved');
+    } finally {
+      await down.close();
+    }
+  });
+
+  it('an unexpected failure is a 500 page, logged, not a crash or a stack trace', async () => {
+    const broken = await startHarness({
+      seed: 6,
+      wrapDevices: (d) => ({
+        ...d,
+        findByUserCode: async () => {
+          throw new Error('database on fire');
+        },
+      }),
+    });
+    try {
+      const browser = createBrowser();
+      const form = await browser.get(`${broken.url}/device`);
+      const page = await browser.submitForm(
+        form,
+        'form#verify',
+        { user_code: 'BCDF-GHJK' },
+        { submitter: 0 },
+      );
+      expect(page.status).toBe(500);
+      expect(outcome(page).error).toBe('internal');
+      expect(page.html).not.toContain('database on fire');
+      expect(broken.log.records().some((r) => r.msg === 'sign-in page failed')).toBe(true);
+    } finally {
+      await broken.close();
+    }
+  });
+});

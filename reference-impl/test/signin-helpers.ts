@@ -42,6 +42,8 @@ export interface HarnessOptions {
   limits?: Partial<SigninLimits>;
   /** Intercepts every request the gateway makes to the IdP (tamper with answers). */
   idpFetch?: oidc.CustomFetch;
+  /** Wraps the device authorizations the pages see (inject failures). */
+  wrapDevices?: (devices: DeviceAuthorizations) => DeviceAuthorizations;
 }
 
 export interface Harness {
@@ -134,7 +136,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     sessionTtlS: 86_400,
     kek,
     sessions,
-    devices,
+    devices: options.wrapDevices ? options.wrapDevices(devices) : devices,
     logger: log.logger,
     rp,
     ...(options.limits ? { limits: options.limits } : {}),
