@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createBrowser } from '@ocg/conformance';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const launcher = path.join(import.meta.dirname, 'start.ts');
@@ -105,6 +106,57 @@ describe('npm start — development profile', () => {
     const body = (await res.json()) as { type: string; content: Array<{ type: string; text: string }> };
     expect(body.type).toBe('message');
     expect(body.content[0]?.text).toMatch(/OCG development upstream/);
+  });
+
+  it('prints the demo user and how to sign in, and keeps the KEK and the user in user-only files', () => {
+    expect(output).toMatch(/IdP {8}mock OpenID Provider at http:\/\/127\.0\.0\.1:\d+/);
+    expect(output).toMatch(/user {7}dev@example\.test \/ \S{12,}/);
+    expect(output).toContain(`node_modules/.bin/ocg login ${url}`);
+    expect(output).toContain(`${url}/device`);
+    for (const file of ['dev-kek', 'dev-idp-user.json']) {
+      expect(statSync(path.join(dir, file)).mode & 0o077).toBe(0);
+    }
+    expect(output).not.toContain(readFileSync(path.join(dir, 'dev-kek'), 'utf8').trim());
+  });
+
+  it('signs the demo user in through the device flow and the mock IdP, then serves them', async () => {
+    const [, email, password] = /user {7}(\S+) \/ (\S+)/.exec(output) ?? [];
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const device = (await (
+      await fetch(`${url}/oauth/device_authorization`, { method: 'POST', headers: form, body: '' })
+    ).json()) as { device_code: string; verification_uri_complete: string };
+    const browser = createBrowser();
+    try {
+      const page = await browser.get(device.verification_uri_complete);
+      const atIdp = await browser.submitForm(page, 0, {}, { submitter: 'action' });
+      const done = await browser.submitForm(atIdp, '#login', {
+        login: email ?? '',
+        password: password ?? '',
+      });
+      expect(done.status).toBe(200);
+      expect(new URL(done.url).origin).toBe(url);
+    } finally {
+      await browser.close();
+    }
+    const tokenRes = await fetch(`${url}/oauth/token`, {
+      method: 'POST',
+      headers: form,
+      body: new URLSearchParams({
+        grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
+        device_code: device.device_code,
+      }),
+    });
+    expect(tokenRes.status).toBe(200);
+    const { access_token } = (await tokenRes.json()) as { access_token: string };
+    const models = await fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${access_token}` } });
+    expect(models.status).toBe(200);
+    expect(((await models.json()) as { data: Array<{ id: string }> }).data.map((m) => m.id)).toContain(
+      'claude-sonnet-4-5',
+    );
+    const settings = await fetch(`${url}/managed/settings`, {
+      headers: { authorization: `Bearer ${access_token}` },
+    });
+    expect(settings.status).toBe(200);
   });
 
   it('refuses a request without the development token', async () => {

@@ -114,11 +114,15 @@ export interface SignInDriver {
   /** One poll of the token endpoint for `device`. */
   poll(device: DeviceAuthorization): Promise<OAuthAnswer>;
   /**
-   * Polls like a client until tokens arrive: first after `interval`, then every `interval` (plus 5 s after each
+   * Polls like a client until tokens arrive: the first poll `interval` after issue (or at once with
+   * `immediately`: RFC 8628 §3.5 only spaces polls from each other), then every `interval` (plus 5 s after each
    * `slow_down`), up to the device code's expiry or `timeoutMs`. Fails on any other answer.
    */
-  pollForTokens(device: DeviceAuthorization, options?: { timeoutMs?: number }): Promise<TokenSet>;
-  /** The full device flow for `user`: start, approve in a fresh browser, poll. */
+  pollForTokens(
+    device: DeviceAuthorization,
+    options?: { timeoutMs?: number; immediately?: boolean },
+  ): Promise<TokenSet>;
+  /** The full device flow for `user`: start, approve in a fresh browser, poll (the first poll right after approval). */
   signIn(user: MockIdpUser, options?: ApproveOptions): Promise<TokenSet>;
   /** One `refresh_token` grant. */
   refresh(refreshToken: string): Promise<OAuthAnswer>;
@@ -401,7 +405,7 @@ export function createSignInDriver(options: SignInDriverOptions): SignInDriver {
         device.issuedAt + device.expiresIn * 1000,
         Date.now() + (pollOptions.timeoutMs ?? device.expiresIn * 1000),
       );
-      let wait = Math.max(0, device.issuedAt + interval * 1000 - Date.now());
+      let wait = pollOptions.immediately ? 0 : Math.max(0, device.issuedAt + interval * 1000 - Date.now());
       let last: OAuthAnswer | undefined;
       for (;;) {
         if (wait > 0) await sleep(wait, signal);
@@ -428,7 +432,9 @@ export function createSignInDriver(options: SignInDriverOptions): SignInDriver {
     async signIn(user, approveOptions) {
       const device = await driver.startDeviceAuthorization();
       await driver.approve(device, user, approveOptions);
-      return driver.pollForTokens(device);
+      // The user has approved already: the first poll need not wait (a gateway that counts the interval from
+      // issue answers slow_down, and the next poll comes interval + 5 s later).
+      return driver.pollForTokens(device, { immediately: true });
     },
 
     async refresh(refreshToken) {
