@@ -37,23 +37,11 @@ import { captureLogger } from './helpers.ts';
 const OCG_BIN = path.resolve(import.meta.dirname, '..', 'bin', 'ocg.js');
 /** The model Claude Code 2.1.332 asks for by default; the policy allows it. */
 const DEFAULT_MODEL = 'claude-opus-4-7';
-/** A sentence of the mock upstream's canned answer, short enough not to wrap on the 160-column terminal. */
-const ANSWER_FRAGMENT = 'your request reached the gateway';
+/** The start of the mock upstream's canned answer: it never wraps on the terminal. */
+const ANSWER_FRAGMENT = 'Hello from the OCG development upstream';
 
 const pre = prerequisites();
-/**
- * TEMPORARY while issue 3 is being wired (remove once `auth.oidc` is in the config schema): the gateway cannot be
- * configured for sign-in before then.
- */
-const signInWired =
-  (
-    JSON.parse(
-      readFileSync(path.resolve(import.meta.dirname, '..', 'src', 'config', 'config.schema.json'), 'utf8'),
-    ) as {
-      properties: { auth: { properties: Record<string, unknown> } };
-    }
-  ).properties.auth.properties.oidc !== undefined;
-const cliSkip = signInWired ? skipReason(pre.cliProblem) : 'sign-in is not wired into the gateway config yet';
+const cliSkip = skipReason(pre.cliProblem);
 const nsSkip = cliSkip ?? skipReason(pre.namespaceProblem);
 
 function gatewayYaml(o: {
@@ -226,6 +214,7 @@ describe.skipIf(cliSkip !== null)('Claude Code CLI through the reference gateway
   it('gateway mode with a device-flow access token: claude -p gets the upstream answer, recorded as the user', async () => {
     const token = await accessTokenThroughDeviceFlow();
     scratch = createClaudeScratch();
+    tap.exchanges.length = 0;
     const since = new Date();
     const run = await runClaude(scratch, ['-p', 'Say hello'], {
       env: {
@@ -276,13 +265,12 @@ describe.skipIf(cliSkip !== null)('Claude Code CLI through the reference gateway
 
     const helper = `${JSON.stringify(process.execPath)} ${JSON.stringify(OCG_BIN)} token`;
     const since = new Date();
-    const run = await runClaude(
-      scratch,
-      ['-p', 'Say hello', '--settings', JSON.stringify({ apiKeyHelper: helper })],
-      {
-        env: { CLAUDE_CODE_USE_GATEWAY: '1', ANTHROPIC_BASE_URL: tap.url, CLAUDE_CODE_MAX_RETRIES: '0' },
-      },
-    );
+    // With an API key (the helper's output) the CLI defaults to another model than with a bearer token: name
+    // one, by an alias the catalogue resolves.
+    const args = ['-p', 'Say hello', '--model', 'claude-sonnet-4-5'];
+    const run = await runClaude(scratch, [...args, '--settings', JSON.stringify({ apiKeyHelper: helper })], {
+      env: { CLAUDE_CODE_USE_GATEWAY: '1', ANTHROPIC_BASE_URL: tap.url, CLAUDE_CODE_MAX_RETRIES: '0' },
+    });
     expect(run.code, `${run.stdout}\n${run.stderr}\n${tap.lines().join('\n')}`).toBe(0);
     expect(run.stdout).toContain(ANSWER_FRAGMENT);
     const inference = tap.exchanges.find((e) => e.path.startsWith('/v1/messages'));
@@ -292,7 +280,7 @@ describe.skipIf(cliSkip !== null)('Claude Code CLI through the reference gateway
     expect(bearer.split('.')).toHaveLength(3);
     expect(inference?.requestHeaders['x-api-key']).toBe(bearer);
     const [record] = await inferenceRecords(since);
-    expect(record).toMatchObject({ subject: user.subject, status: 200 });
+    expect(record).toMatchObject({ subject: user.subject, model: 'claude-sonnet-4-5-20250929', status: 200 });
   });
 
   it.skipIf(nsSkip !== null)(
@@ -337,6 +325,13 @@ describe.skipIf(cliSkip !== null)('Claude Code CLI through the reference gateway
       expect(signIn).toContain('GET /managed/settings → 304');
       expect(signIn).toContain('POST /v1/messages?beta=true → 200');
       expect(scratch.credentials()).toMatchObject({ enterpriseGateway: { url: tap.url } });
+      // The policy's settings reached the client, with the model-discovery variable the gateway adds.
+      const cached = JSON.parse(
+        readFileSync(path.join(scratch.home, '.claude', 'remote-settings.json'), 'utf8'),
+      );
+      expect(cached).toMatchObject({
+        env: { OCG_E2E_POLICY: 'engineering', CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY: '1' },
+      });
 
       // The next run: the cached settings' ETag gets a 304, then the model list, then the answer.
       tap.exchanges.length = 0;
