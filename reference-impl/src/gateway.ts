@@ -5,14 +5,19 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createValidators, listOperations, renderProtocolMarkdown } from '@ocg/spec';
+import { type AdminAuthDeps, createAdminAuthenticator } from './admin/authenticate.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
 import { configSecrets, type GatewayConfig } from './config/load.ts';
 import { GatewayError } from './errors.ts';
+import { adminHandlers } from './handlers/admin.ts';
 import { inferenceHandlers, RECORDED_OPERATIONS } from './handlers/inference.ts';
 import { metaHandlers } from './handlers/meta.ts';
+import { oauthHandlers } from './handlers/oauth.ts';
+import { clientEnvironment, policyHandlers } from './handlers/policy.ts';
+import { signinHandlers } from './handlers/signin.ts';
 import type { Handler } from './http/context.ts';
 import { createRouter } from './http/router.ts';
-import { type AdminAuthenticator, createPipeline } from './http/server.ts';
+import { type AdminAuthenticator, createPipeline, type Pipeline } from './http/server.ts';
 import { createLogger, type Logger } from './log/logger.ts';
 import { createModelCatalogue } from './policy/models.ts';
 import type { GatewayServices, SignInServices } from './services.ts';
@@ -21,6 +26,9 @@ import { createKek } from './session/kek.ts';
 import { createKeyRing } from './session/keys.ts';
 import { createRevocation } from './session/revocation.ts';
 import { createSessionManager } from './session/sessions.ts';
+import type { OidcConfig } from './signin/config.ts';
+import { createOidcRp } from './signin/oidc.ts';
+import { createIdpRecheck } from './signin/recheck.ts';
 import { createInferenceRecorder } from './store/inference-log.ts';
 import { loadMigrations, migrate } from './store/migrate.ts';
 import { createStore, type Store } from './store/store.ts';
@@ -72,6 +80,7 @@ export async function startGateway(
     ...(options.cwd ? { cwd: options.cwd } : {}),
   });
   let upstream: Upstream | undefined;
+  let server: Server | undefined;
   try {
     await migrate(store, { logger, migrations });
     const upstreamConfig = config.upstreams[0];
@@ -79,7 +88,25 @@ export async function startGateway(
     upstream = createAnthropicUpstream(upstreamConfig, logger);
 
     const signIn = await startSignInServices(config, store, logger);
-    let publicUrl = config.auth.issuer?.replace(/\/+$/, '') ?? '';
+    if (!signIn) {
+      logger.warn('sign-in is not configured (no auth.oidc): only static development tokens authenticate');
+    }
+
+    // Listen first: without `auth.issuer` the public URL is the one we listen on (port 0 picks one). Requests are
+    // parsed only after this function's synchronous continuation has installed the pipeline.
+    let pipeline: Pipeline | undefined;
+    server = createServer({ noDelay: true, keepAliveTimeout: 65_000 }, (req, res) =>
+      (pipeline as Pipeline).onRequest(req, res),
+    );
+    server.on('clientError', (err: Error & { code?: string }, socket) =>
+      pipeline ? pipeline.onClientError(err, socket) : socket.destroy(),
+    );
+    await listen(server, config.server.host, config.server.port);
+    const address = server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const url = `http://${host}:${address.port}`;
+    const publicUrl = config.auth.issuer?.replace(/\/+$/, '') ?? url;
+    const audience = config.auth.audience ?? publicUrl;
     const services: GatewayServices = {
       config,
       logger,
@@ -87,33 +114,21 @@ export async function startGateway(
       catalogue: createModelCatalogue(config.models),
       signIn,
       publicUrl: () => publicUrl,
-      audience: () => config.auth.audience ?? publicUrl,
+      audience: () => audience,
       features: implementedFeatures(signIn !== null),
     };
-    if (!signIn) {
-      logger.warn('sign-in is not configured (no auth.oidc): only static development tokens authenticate');
-    }
 
     let draining = false;
+    const staticTokenSet = new Set(config.auth.staticTokens.map((t) => t.token));
+    const issue3 = signInPolicyAdmin(services, (credential) => staticTokenSet.has(credential));
     const handlers: Record<string, Handler> = {
-      ...inferenceHandlers(upstream),
+      ...inferenceHandlers(upstream, { catalogue: services.catalogue, policies: config.policies }),
       ...metaHandlers({ protocolMarkdown, store, migrations, isDraining: () => draining }),
+      ...issue3.handlers,
     };
-    // TEMPORARY while issue 3's handlers land: operations without a handler answer 501.
-    for (const op of operations) {
-      handlers[op.operationId] ??= async () => {
-        throw new GatewayError('ERR_NOT_FOUND', `${op.operationId} is not implemented yet.`, {
-          status: 501,
-          type: 'not_supported',
-        });
-      };
-    }
     const router = createRouter(operations, handlers);
     const recorder = createInferenceRecorder(store, logger);
-    const authenticateAdmin: AdminAuthenticator = async () => {
-      throw new GatewayError('ERR_UNAUTHENTICATED', 'Admin authentication is not available yet.');
-    };
-    const pipeline = createPipeline({
+    pipeline = createPipeline({
       router,
       authenticator: createAuthenticator({
         staticTokens: config.auth.staticTokens,
@@ -122,12 +137,12 @@ export async function startGateway(
               keyring: signIn.keyring,
               revocation: signIn.revocation,
               issuer: publicUrl,
-              audience: config.auth.audience ?? publicUrl,
+              audience,
               clockToleranceS: config.auth.clockToleranceS,
             }
           : null,
       }),
-      authenticateAdmin,
+      authenticateAdmin: issue3.authenticateAdmin,
       validators,
       logger,
       maxRequestBodyBytes: config.server.maxRequestBodyBytes,
@@ -135,28 +150,31 @@ export async function startGateway(
       recordedOperations: RECORDED_OPERATIONS,
       isDraining: () => draining,
     });
-
-    const server = createServer({ noDelay: true, keepAliveTimeout: 65_000 }, pipeline.onRequest);
-    server.on('clientError', pipeline.onClientError);
-    await listen(server, config.server.host, config.server.port);
-    const address = server.address() as AddressInfo;
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    const url = `http://${host}:${address.port}`;
-    if (publicUrl === '') publicUrl = url;
-    logger.info('gateway listening', { url, upstream: upstreamConfig.name, operations: operations.length });
+    const activePipeline = pipeline;
+    const activeServer = server;
+    logger.info('gateway listening', {
+      url,
+      public_url: publicUrl,
+      upstream: upstreamConfig.name,
+      operations: operations.length,
+      sign_in: signIn !== null,
+    });
 
     const activeUpstream = upstream;
     let closing: Promise<void> | null = null;
     const close = async (): Promise<void> => {
       draining = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
+      const closed = new Promise<void>((resolve) => activeServer.close(() => resolve()));
+      activeServer.closeIdleConnections();
       const grace = config.server.shutdownGraceMs;
-      if (pipeline.inFlight.size > 0) {
-        logger.info('draining in-flight requests', { in_flight: pipeline.inFlight.size, grace_ms: grace });
+      if (activePipeline.inFlight.size > 0) {
+        logger.info('draining in-flight requests', {
+          in_flight: activePipeline.inFlight.size,
+          grace_ms: grace,
+        });
         let timer: NodeJS.Timeout | undefined;
         const expired = await Promise.race([
-          Promise.all([...pipeline.inFlight].map((f) => f.done)).then(() => false),
+          Promise.all([...activePipeline.inFlight].map((f) => f.done)).then(() => false),
           new Promise<boolean>((resolve) => {
             timer = setTimeout(() => resolve(true), grace);
           }),
@@ -164,20 +182,20 @@ export async function startGateway(
         clearTimeout(timer);
         if (expired) {
           logger.warn('shutdown grace period over: aborting in-flight requests', {
-            in_flight: pipeline.inFlight.size,
+            in_flight: activePipeline.inFlight.size,
           });
           const reason = new GatewayError(
             'ERR_SHUTTING_DOWN',
             'The gateway is shutting down; retry the request.',
           );
-          const aborted = [...pipeline.inFlight];
+          const aborted = [...activePipeline.inFlight];
           for (const f of aborted) f.controller.abort(reason);
           // A moment for the aborted requests to tell their clients (503 or an SSE error event) before the
           // remaining connections are cut.
           await Promise.race([Promise.all(aborted.map((f) => f.done)), sleep(ABORT_FLUSH_MS)]);
         }
       }
-      server.closeAllConnections();
+      activeServer.closeAllConnections();
       await closed;
       await recorder.flush();
       await activeUpstream
@@ -196,6 +214,8 @@ export async function startGateway(
       },
     };
   } catch (err) {
+    server?.close();
+    server?.closeAllConnections();
     await upstream?.close().catch(() => {});
     await store.close().catch(() => {});
     throw err;
@@ -227,6 +247,109 @@ async function startSignInServices(
   return { kek, keyring, revocation, sessions, devices };
 }
 
+/** The handlers of the sign-in, policy and admin operations (issue 3), with what they share. */
+function signInPolicyAdmin(
+  services: GatewayServices,
+  staticTokens: (credential: string) => boolean,
+): { handlers: Record<string, Handler>; authenticateAdmin: AdminAuthenticator } {
+  const { signIn, config, logger, store } = services;
+  const oidcConfig = config.auth.oidc as OidcConfig | undefined;
+  const rp = signIn && oidcConfig ? createOidcRp(oidcConfig) : undefined;
+  const idpRecheck = signIn
+    ? createIdpRecheck({ oidc: oidcConfig, sessions: signIn.sessions, logger, ...(rp ? { rp } : {}) })
+    : null;
+  const accessToken = {
+    issuer: services.publicUrl(),
+    audience: services.audience(),
+    clockToleranceS: config.auth.clockToleranceS,
+  };
+  const adminAuth = signIn
+    ? {
+        store,
+        keyring: signIn.keyring,
+        revocation: signIn.revocation,
+        accessToken,
+        adminGroups: (config.auth.adminGroups ?? {}) as AdminAuthDeps['adminGroups'],
+        isNonAdminCredential: staticTokens,
+      }
+    : null;
+  const adminNotConfigured: AdminAuthenticator = async () => {
+    throw new GatewayError(
+      'ERR_UNAUTHENTICATED',
+      'The admin API needs sign-in (auth.oidc) to be configured.',
+      {
+        headers: { 'www-authenticate': 'Bearer realm="ocg"' },
+      },
+    );
+  };
+  const policies = {
+    catalogue: services.catalogue,
+    policies: config.policies,
+    environment: clientEnvironment(config.clientEnvironment, services.publicUrl()),
+  };
+  const handlers: Record<string, Handler> = {
+    ...oauthHandlers({
+      signIn,
+      config: { auth: config.auth },
+      publicUrl: services.publicUrl,
+      audience: services.audience,
+      features: services.features,
+      idpRecheck,
+    }),
+    ...policyHandlers(policies),
+  };
+  if (signIn) {
+    Object.assign(
+      handlers,
+      signinHandlers(
+        {
+          config: { auth: config.auth as never },
+          kek: signIn.kek,
+          sessions: signIn.sessions,
+          devices: signIn.devices,
+          logger,
+        },
+        { publicUrl: services.publicUrl, ...(rp ? { rp } : {}) },
+      ),
+    );
+  }
+  if (signIn && adminAuth) {
+    Object.assign(handlers, adminHandlers({ store, revocation: signIn.revocation, auth: adminAuth }));
+  } else {
+    // Without sign-in there are no sessions to manage and no way to authenticate an admin: say so.
+    Object.assign(
+      handlers,
+      notConfigured(
+        [
+          'showVerificationPage',
+          'submitVerificationPage',
+          'completeIdpSignIn',
+          'getAdminIdentity',
+          'listSessions',
+          'revokeSession',
+          'revokeUserSessions',
+          'listAdminApiKeys',
+          'createAdminApiKey',
+          'deleteAdminApiKey',
+        ],
+        'Sign-in is not configured on this gateway (auth.oidc).',
+      ),
+    );
+  }
+  return {
+    handlers,
+    authenticateAdmin: adminAuth ? createAdminAuthenticator(adminAuth) : adminNotConfigured,
+  };
+}
+
+/** Handlers for operations a configuration leaves out: `404 not_found_error` naming what is missing. */
+function notConfigured(operationIds: readonly string[], message: string): Record<string, Handler> {
+  const handler: Handler = async () => {
+    throw new GatewayError('ERR_NOT_FOUND', message);
+  };
+  return Object.fromEntries(operationIds.map((id) => [id, handler]));
+}
+
 /** Feature ids this build implements, given whether sign-in is configured. */
 function implementedFeatures(signIn: boolean): string[] {
   return [
@@ -237,8 +360,7 @@ function implementedFeatures(signIn: boolean): string[] {
     'ocg-configuration',
     'managed-settings',
     'models',
-    ...(signIn ? ['sign-in'] : []),
-    'admin',
+    ...(signIn ? ['sign-in', 'admin'] : []),
   ];
 }
 

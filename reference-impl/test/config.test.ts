@@ -39,7 +39,20 @@ describe('parseConfig: valid documents', () => {
     expect(config).toEqual({
       server: { host: '127.0.0.1', port: 8080, maxRequestBodyBytes: 33554432, shutdownGraceMs: 10000 },
       database: {},
-      auth: { staticTokens: [{ token: TOKEN, subject: 'dev-user', email: 'dev@example.com' }] },
+      auth: {
+        staticTokens: [{ token: TOKEN, subject: 'dev-user', email: 'dev@example.com' }],
+        previousKeyEncryptionKeys: [],
+        accessTokenTtlS: 3600,
+        refreshTokenTtlS: 2592000,
+        sessionMaxAgeS: 7776000,
+        clockToleranceS: 30,
+        signingKeyRetirementSkewS: 300,
+        keyRefreshIntervalS: 60,
+        revocationCacheTtlMs: 2000,
+        deviceAuthorization: { expiresInS: 600, intervalS: 5 },
+        adminGroups: { write: [], read: [] },
+      },
+      clientEnvironment: { modelDiscovery: true, telemetry: false },
       upstreams: [
         {
           name: 'anthropic',
@@ -50,6 +63,8 @@ describe('parseConfig: valid documents', () => {
         },
       ],
       log: { level: 'info' },
+      models: [],
+      policies: [],
     });
   });
 
@@ -174,5 +189,64 @@ describe('parseConfig: refused documents', () => {
     await expect(loadConfigFile('/nonexistent/gateway.yaml', ENV)).rejects.toThrow(
       'cannot read config file /nonexistent/gateway.yaml: ENOENT',
     );
+  });
+});
+
+describe('parseConfig: sign-in and sessions', () => {
+  const KEK = Buffer.alloc(32, 7).toString('base64url');
+  const UPSTREAM = `upstreams:
+  - name: anthropic
+    kind: anthropic
+    baseUrl: http://127.0.0.1:9999
+    apiKey: \${env:ANTHROPIC_API_KEY}
+`;
+  const OIDC = `  oidc:
+    issuer: http://127.0.0.1:9000
+    clientId: ocg
+`;
+  const table: Array<[string, { yaml: string; env?: Record<string, string>; want: string }]> = [
+    ['no way to authenticate', { yaml: `auth: {}\n${UPSTREAM}`, want: '/auth: configure sign-in' }],
+    [
+      'oidc without a key-encryption key',
+      {
+        yaml: `auth:\n${OIDC}${UPSTREAM}`,
+        want: '/auth/keyEncryptionKey: is required when auth.oidc is set',
+      },
+    ],
+    [
+      'a literal key-encryption key',
+      {
+        yaml: `auth:\n${OIDC}  keyEncryptionKey: ${KEK}\n${UPSTREAM}`,
+        want: '/auth/keyEncryptionKey: must be a secret reference',
+      },
+    ],
+    [
+      'a key-encryption key that is not 32 bytes',
+      {
+        yaml: `auth:\n${OIDC}  keyEncryptionKey: \${env:KEK}\n${UPSTREAM}`,
+        env: { KEK: `${Buffer.alloc(31, 1).toString('base64url')}AA` },
+        want: '/auth/keyEncryptionKey: must be 32 random bytes',
+      },
+    ],
+    [
+      'a key refresh interval not below the retirement skew',
+      {
+        yaml: `auth:\n${OIDC}  keyEncryptionKey: \${env:KEK}\n  keyRefreshIntervalS: 600\n  signingKeyRetirementSkewS: 300\n${UPSTREAM}`,
+        env: { KEK },
+        want: '/auth/keyRefreshIntervalS: must be below',
+      },
+    ],
+  ];
+  it.each(table)('refuses %s', (_name, t) => {
+    const err = configError(t.yaml, { ...ENV, ...(t.env ?? {}) });
+    expect(err.details.join('\n')).toContain(t.want);
+    expect(err.message).not.toContain(KEK);
+  });
+
+  it('accepts oidc with a referenced key-encryption key and lists the key as a secret', () => {
+    const config = parseConfig(`auth:\n${OIDC}  keyEncryptionKey: \${env:KEK}\n${UPSTREAM}`, { ...ENV, KEK });
+    expect(config.auth.keyEncryptionKey).toBe(KEK);
+    expect(config.auth.staticTokens).toEqual([]);
+    expect(configSecrets(config)).toContain(KEK);
   });
 });

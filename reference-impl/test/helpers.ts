@@ -149,6 +149,21 @@ upstreams:
     baseUrl: ${o.upstreamUrl}
     apiKey: \${env:ANTHROPIC_API_KEY}
     timeouts: { connectMs: ${t.connectMs ?? 2000}, firstByteMs: ${t.firstByteMs ?? 10000}, idleMs: ${t.idleMs ?? 10000} }
+models: # canonical ids as the tests send them, so bodies are forwarded unchanged (aliases are rewritten)
+  - { id: claude-sonnet-4-5, displayName: Claude Sonnet 4.5 }
+  - { id: claude-sonnet-4-5-20250929, displayName: Claude Sonnet 4.5 (dated) }
+  - { id: claude-opus-4-5, displayName: Claude Opus 4.5 }
+  - { id: claude-opus-4-1, displayName: Claude Opus 4.1 }
+  - { id: claude-haiku-4-5, displayName: Claude Haiku 4.5 }
+  - { id: claude-test-1, displayName: Claude Test 1 }
+  - { id: m, displayName: Test model m }
+  - { id: a, displayName: Test model a }
+  - { id: b, displayName: Test model b }
+  - { id: x, displayName: Test model x }
+  - { id: n, displayName: Test model n }
+  - { id: keep, displayName: Test model keep }
+policies:
+  - { name: everyone, match: { everyone: true }, models: ['*'] }
 log:
   level: debug
 `;

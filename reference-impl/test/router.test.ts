@@ -1,8 +1,10 @@
 import { listOperations, type Operation } from '@ocg/spec';
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../src/errors.ts';
+import { startGateway } from '../src/gateway.ts';
 import type { Handler } from '../src/http/context.ts';
 import { createRouter } from '../src/http/router.ts';
+import { captureLogger, send, startUpstream, testConfig } from './helpers.ts';
 
 const noop: Handler = async () => {};
 const ops: Operation[] = [
@@ -47,29 +49,22 @@ describe('createRouter: binding operations to handlers', () => {
     expect(err.message).toContain('listModels');
   });
 
-  it('binds every operation of the real spec with the gateway handlers', async () => {
-    const { inferenceHandlers } = await import('../src/handlers/inference.ts');
-    const { metaHandlers } = await import('../src/handlers/meta.ts');
-    const handlers = {
-      ...inferenceHandlers({
-        name: 'x',
-        kind: 'anthropic',
-        send: async () => Promise.reject(new Error()),
-        close: async () => {},
-      }),
-      ...metaHandlers({
-        protocolMarkdown: '',
-        migrations: [],
-        isDraining: () => false,
-        store: {
-          query: async () => ({ rows: [] }),
-          transaction: async (fn) => fn({ query: async () => ({ rows: [] }) }),
-          close: async () => {},
-        },
-      }),
-    };
-    const router = createRouter(await listOperations(), handlers);
-    expect(router.operations.map((o) => o.operationId).sort()).toEqual(Object.keys(handlers).sort());
+  it('binds every operation of the real spec: a gateway boots, and no operation answers "no route"', async () => {
+    const upstream = await startUpstream();
+    const gateway = await startGateway(testConfig({ upstreamUrl: upstream.url }), {
+      logger: captureLogger().logger,
+    });
+    try {
+      for (const op of await listOperations()) {
+        const path = op.path.replace(/\{[^}]+\}/g, 'x');
+        const r = await send(`${gateway.url}${path}`, { method: op.method.toUpperCase() });
+        expect(r.body, `${op.method} ${op.path}`).not.toContain('No route for');
+        expect(r.status, `${op.method} ${op.path}`).not.toBe(405);
+      }
+    } finally {
+      await gateway.close();
+      await upstream.close();
+    }
   });
 });
 
