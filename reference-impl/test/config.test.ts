@@ -243,10 +243,30 @@ describe('parseConfig: sign-in and sessions', () => {
     expect(err.message).not.toContain(KEK);
   });
 
+  it('refuses static development tokens under NODE_ENV=production', () => {
+    const err = configError(BASE, { ...ENV, NODE_ENV: 'production' });
+    expect(err.details.join('\n')).toContain('/auth/staticTokens: development bearer tokens are refused');
+    expect(err.message).not.toContain(TOKEN);
+  });
+
   it('accepts oidc with a referenced key-encryption key and lists the key as a secret', () => {
     const config = parseConfig(`auth:\n${OIDC}  keyEncryptionKey: \${env:KEK}\n${UPSTREAM}`, { ...ENV, KEK });
     expect(config.auth.keyEncryptionKey).toBe(KEK);
     expect(config.auth.staticTokens).toEqual([]);
     expect(configSecrets(config)).toContain(KEK);
+  });
+});
+
+describe('reference-impl/gateway.example.yaml', () => {
+  it('is a valid configuration (the README and docs point at it)', async () => {
+    const file = new URL('../gateway.example.yaml', import.meta.url).pathname;
+    const config = await loadConfigFile(file, {
+      PGPASSWORD: 'pw',
+      OCG_KEK: Buffer.alloc(32, 3).toString('base64'),
+      OCG_OIDC_CLIENT_SECRET: 'client-secret',
+      ANTHROPIC_API_KEY: KEY,
+    });
+    expect(config.auth.oidc?.issuer).toBe('https://login.example.com');
+    expect(config.policies.map((p) => p.name)).toEqual(['platform-team', 'staff']);
   });
 });

@@ -181,7 +181,7 @@ export function parseConfig(
   }
   if (issues.length === 0) {
     const config = resolved as unknown as GatewayConfig;
-    issues.push(...semanticChecks(config));
+    issues.push(...semanticChecks(config, env));
     if (issues.length === 0) return config;
   }
   throw configError([...new Set(issues)]);
@@ -212,8 +212,13 @@ function configError(details: string[], summary = 'invalid configuration'): Gate
   return new GatewayError('ERR_CONFIG_INVALID', `${summary}: ${details.join('; ')}`, { details });
 }
 
-function semanticChecks(config: GatewayConfig): string[] {
+function semanticChecks(config: GatewayConfig, env: Env): string[] {
   const issues: string[] = [];
+  if (env.NODE_ENV === 'production' && config.auth.staticTokens.length > 0) {
+    issues.push(
+      '/auth/staticTokens: development bearer tokens are refused under NODE_ENV=production; sign users in with auth.oidc',
+    );
+  }
   const seen = new Set<string>();
   config.auth.staticTokens.forEach((t, i) => {
     if (t.token.length < MIN_TOKEN_LENGTH) {
