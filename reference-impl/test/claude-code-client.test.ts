@@ -17,6 +17,7 @@ import {
   Screen,
   skipReason,
   startClaudeTerminal,
+  until,
 } from './claude-code-harness.ts';
 
 interface Seen {
@@ -181,14 +182,6 @@ async function startStandIn() {
     paths: () => seen.map((s) => `${s.method} ${s.path}`),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
-}
-
-async function until(predicate: () => boolean, timeoutMs: number, state: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms\n--- screen ---\n${state()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('Screen (the terminal model)', () => {

@@ -535,6 +535,15 @@ export interface ClaudeTerminal {
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Polls `predicate` until true; the error carries `state()` (e.g. the terminal's screen) to show where it stuck. */
+export async function until(predicate: () => boolean, timeoutMs: number, state: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms\n--- screen ---\n${state()}`);
+    await pause(100);
+  }
+}
+
 /**
  * Starts `claude <args>` on a pseudo-terminal (inside the namespace when managed settings are set). The screen is
  * TERMINAL_COLS × TERMINAL_ROWS.
@@ -607,8 +616,8 @@ export function startClaudeTerminal(
     for (let attempt = 0; attempt < 3; attempt++) {
       await settle();
       await send(KEYS.enter);
-      const until = Date.now() + 3000;
-      while (Date.now() < until) {
+      const giveUpAt = Date.now() + 3000;
+      while (Date.now() < giveUpAt) {
         if (!screen.text().includes(text)) return;
         if (status !== undefined) return;
         await pause(50);

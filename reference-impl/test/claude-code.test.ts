@@ -31,6 +31,7 @@ import {
   startClaudeTerminal,
   startTap,
   type Tap,
+  until,
 } from './claude-code-harness.ts';
 import { captureLogger } from './helpers.ts';
 
@@ -349,11 +350,3 @@ describe.skipIf(cliSkip !== null)('Claude Code CLI through the reference gateway
     120_000,
   );
 });
-
-async function until(predicate: () => boolean, timeoutMs: number, state: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms\n--- screen ---\n${state()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
