@@ -11,6 +11,8 @@ import { createBrowser, type Page, secFetchSite, siteOf } from '../src/browser/i
 import { ConformanceError } from '../src/errors.ts';
 
 interface Echo {
+  /** The peer address the server saw. */
+  remote: string;
   method: string;
   url: string;
   headers: Record<string, string>;
@@ -73,6 +75,7 @@ function site(host: string): Promise<Server> {
         return;
       default: {
         const echo: Echo = {
+          remote: req.socket.remoteAddress ?? '',
           method: req.method ?? '',
           url: url.href,
           headers: req.headers as Record<string, string>,
@@ -111,6 +114,20 @@ afterAll(async () => {
     s.closeAllConnections();
     s.close();
   }
+});
+
+describe('browser: client address', () => {
+  it('connects from the local address it is given (another client IP on loopback)', async () => {
+    const browser = createBrowser({ localAddress: '127.0.0.9' });
+    const plain = createBrowser();
+    try {
+      expect(echo(await browser.get(urlOf(a, '/echo'))).remote).toBe('127.0.0.9');
+      expect(echo(await plain.get(urlOf(a, '/echo'))).remote).toBe('127.0.0.1');
+    } finally {
+      await browser.close();
+      await plain.close();
+    }
+  });
 });
 
 describe('browser: redirects', () => {

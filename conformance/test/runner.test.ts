@@ -1,10 +1,14 @@
 /**
  * The runner with fake cases and a fake adapter: results (pass, fail, error, unsupported, timeout), profile
- * results, feature selection, case filtering, seeding.
+ * results, feature selection (from the adapter or the gateway's ocg-configuration), case filtering, seeding,
+ * what adapter contract v1 hands the adapter, prepare hooks, and the missing-bearer failure.
  */
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Requirement } from '@ocg/spec';
 import { describe, expect, it } from 'vitest';
-import type { Adapter } from '../src/adapters/contract.ts';
+import type { Adapter, AdapterContext } from '../src/adapters/contract.ts';
 import { fail } from '../src/errors.ts';
 import { type ConformanceCase, runConformance } from '../src/index.ts';
 import type { CaseResult } from '../src/report/types.ts';
@@ -140,16 +144,167 @@ describe('runConformance with fake cases', () => {
     });
   });
 
-  it('reports an adapter that returns no bearer as ERR_ADAPTER_START', async () => {
+  it('reports an adapter that returns a bad bearer as ERR_ADAPTER_START', async () => {
     const broken: Adapter = {
-      name: 'nobearer',
-      start: async () => ({ baseUrl: 'http://x', stop: async () => {} }) as never,
+      name: 'badbearer',
+      start: async () => ({ baseUrl: 'http://x', bearer: 42, stop: async () => {} }) as never,
     };
     await expect(
       runConformance({ adapter: broken, cases, outDir: null, keepWorkDir: false }),
     ).rejects.toMatchObject({
       code: 'ERR_ADAPTER_START',
     });
+  });
+});
+
+/** A stand-in gateway that serves only `/.well-known/ocg-configuration`. */
+async function describedGateway(features: string[]): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    if (req.url === '/.well-known/ocg-configuration') {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ protocol_version: '0.1.0', features }));
+      return;
+    }
+    res.statusCode = 404;
+    res.end();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+describe('adapter contract v1 and the run around the cases', () => {
+  it('takes the declared features from /.well-known/ocg-configuration when the adapter lists none', async () => {
+    const gw = await describedGateway(['inference']);
+    try {
+      const report = await runConformance({
+        adapter: {
+          name: 'described',
+          start: async () => ({ baseUrl: gw.url, bearer: 'b', stop: async () => {} }),
+        },
+        cases: [
+          fakeCase('fake/inference', 'inference', async () => {}),
+          fakeCase('fake/count', 'count-tokens', async () => fail('must not run')),
+          fakeCase('fake/self', 'ocg-configuration', async () => {}),
+        ],
+        outDir: null,
+        keepWorkDir: false,
+      });
+      expect(report.cases.map((c) => [c.id, c.result])).toEqual([
+        ['fake/inference', 'pass'],
+        ['fake/count', 'unsupported'],
+        ['fake/self', 'pass'],
+      ]);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('hands the adapter the mock IdP, the policy fixture and the timing hints; cases see the registered client', async () => {
+    let given: AdapterContext | undefined;
+    const seenClients: string[] = [];
+    const report = await runConformance({
+      adapter: {
+        name: 'v1',
+        async start(ctx) {
+          given = ctx;
+          await ctx.mocks.idp.registerClient({
+            redirectUris: ['http://127.0.0.1:9/oauth/callback'],
+            clientId: 'gw-1',
+          });
+          return { ...(await fake.start(ctx)), features: ['inference'] };
+        },
+      },
+      cases: [
+        fakeCase('fake/idp', 'inference', async (ctx) => {
+          seenClients.push(...ctx.idp.clients.map((c) => c.clientId));
+          const user = ctx.idp.createUser({ groups: [ctx.policy.groups.developers] });
+          expect(ctx.idp.findUser(user.email)?.groups).toEqual([ctx.policy.groups.developers]);
+          expect(ctx.gateway.bearer).toBe('fake-bearer');
+        }),
+      ],
+      seed: 7,
+      outDir: null,
+      keepWorkDir: false,
+    });
+    expect(report.cases[0]?.result).toBe('pass');
+    expect(seenClients).toEqual(['gw-1']);
+    expect(given?.contractVersion).toBe(1);
+    expect(given?.mocks.idp.issuer).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(given?.mocks.idp.scopes).toContain('groups');
+    expect(given?.timing).toEqual({
+      accessTokenTtlS: 60,
+      clockToleranceS: 5,
+      deviceCodeExpiresInS: 60,
+      deviceCodeIntervalS: 1,
+    });
+    const policy = given?.policy;
+    expect(policy?.groups.developers).toMatch(/^ocg-developers-[0-9a-f]{6}$/);
+    expect(policy?.policies.map((p) => p.name)).toEqual(['developers', 'restricted', 'empty-settings']);
+    expect(policy?.adminGroups).toEqual({
+      read: [policy?.groups.adminRead],
+      write: [policy?.groups.adminWrite],
+    });
+  });
+
+  it('runs every prepare hook before the first case and hands its value to the case', async () => {
+    const order: string[] = [];
+    const report = await runConformance({
+      adapter: fake,
+      cases: [
+        fakeCase('fake/first', 'inference', async () => {
+          order.push('run first');
+        }),
+        {
+          ...fakeCase('fake/prepared', 'inference', async (ctx) => {
+            order.push(`run prepared with ${String(ctx.prepared)}`);
+          }),
+          prepare: async () => {
+            order.push('prepare');
+            return 'the value';
+          },
+        },
+        {
+          ...fakeCase('fake/broken-prepare', 'inference', async () => {}),
+          prepare: async () => fail('no clock'),
+        },
+      ],
+      outDir: null,
+      keepWorkDir: false,
+    });
+    expect(order).toEqual(['prepare', 'run first', 'run prepared with the value']);
+    expect(report.cases.map((c) => [c.id, c.result, c.message])).toEqual([
+      ['fake/first', 'pass', undefined],
+      ['fake/prepared', 'pass', undefined],
+      ['fake/broken-prepare', 'fail', 'no clock'],
+    ]);
+  });
+
+  it('fails the cases that need a bearer when there is none, saying why', async () => {
+    const report = await runConformance({
+      adapter: {
+        name: 'nobearer',
+        start: async () => ({ baseUrl: 'http://127.0.0.1:9', features: ['inference'], stop: async () => {} }),
+      },
+      cases: [
+        fakeCase('fake/bearer', 'inference', async (ctx) => {
+          void ctx.gateway.bearer;
+        }),
+        fakeCase('fake/no-bearer', 'inference', async () => {}),
+      ],
+      outDir: null,
+      keepWorkDir: false,
+    });
+    expect(report.cases.map((c) => [c.id, c.result])).toEqual([
+      ['fake/bearer', 'fail'],
+      ['fake/no-bearer', 'pass'],
+    ]);
+    expect(report.cases[0]?.message).toMatch(
+      /no bearer for this case: the gateway declares no sign-in feature/,
+    );
   });
 });
 
