@@ -82,25 +82,21 @@ async function relay(ctx: RequestContext, upstream: Upstream, awaitsWholeAnswer:
   await relayResponse(ctx, response);
 }
 
-/**
- * @param policy the catalogue and policies the allowlist is enforced with. TRANSITIONAL: optional only until
- *   `gateway.ts` passes it (`{ catalogue: services.catalogue, policies: config.policies }`) and every test config
- *   declares `models` and `policies`; without it no allowlist is enforced. It becomes required then.
- */
+/** @param policy the catalogue and policies the allowlist is enforced with (`config.models`, `config.policies`). */
 export function inferenceHandlers(
   upstream: Upstream,
-  policy?: InferencePolicyDeps,
+  policy: InferencePolicyDeps,
 ): Record<'createMessage' | 'countMessageTokens', Handler> {
   return {
     async createMessage(ctx) {
       const body = ctx.body?.json as MessageCreateRequest;
       ctx.facts.stream = body.stream === true;
-      if (policy) enforceModelAllowlist(ctx, policy);
+      enforceModelAllowlist(ctx, policy);
       await relay(ctx, upstream, !ctx.facts.stream);
     },
     async countMessageTokens(ctx) {
       ctx.facts.stream = false;
-      if (policy) enforceModelAllowlist(ctx, policy);
+      enforceModelAllowlist(ctx, policy);
       await relay(ctx, upstream, false);
     },
   };
