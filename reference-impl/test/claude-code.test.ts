@@ -235,6 +235,25 @@ describe.skipIf(cliSkip !== null)('Claude Code CLI through the reference gateway
     expect(JSON.stringify(upstream?.headers)).not.toContain(token);
   });
 
+  it("a model the gateway does not offer: claude -p fails with the gateway's message, nothing goes upstream", async () => {
+    const token = await accessTokenThroughDeviceFlow();
+    scratch = createClaudeScratch();
+    tap.exchanges.length = 0;
+    const upstreamBefore = mock.requests.length;
+    const run = await runClaude(scratch, ['-p', 'Say hello', '--model', 'claude-unknown-9-9'], {
+      env: {
+        CLAUDE_CODE_USE_GATEWAY: '1',
+        ANTHROPIC_BASE_URL: tap.url,
+        ANTHROPIC_AUTH_TOKEN: token,
+        CLAUDE_CODE_MAX_RETRIES: '0',
+      },
+    });
+    expect(run.code).toBe(1);
+    expect(`${run.stdout}${run.stderr}`).toMatch(/API Error: 400 .*claude-unknown-9-9/);
+    expect(tap.lines().every((l) => l === 'POST /v1/messages?beta=true → 400')).toBe(true);
+    expect(mock.requests.length).toBe(upstreamBefore);
+  });
+
   it('ocg token as apiKeyHelper: ocg login through the device flow, then claude -p through the gateway', async () => {
     scratch = createClaudeScratch();
     const env = scratch.env();
