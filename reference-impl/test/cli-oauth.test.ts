@@ -2,8 +2,8 @@
  * The `ocg` CLI against the reference gateway's own OAuth endpoints (src/handlers/oauth.ts on the real router and
  * pipeline, via test/oauth-harness.ts): RFC 8414 metadata, device authorization, the token endpoint's device and
  * refresh grants (rotation, reuse detection, IdP re-check), RFC 7009 revocation. The browser approval is done the
- * way the verification page does it after the IdP login (`approve()`), without the page: the page and the mock IdP
- * are exercised end to end in cli-e2e.test.ts once they are wired into the gateway.
+ * way the verification page does it after the IdP login (`approve()`), without the page, so the harness's knobs
+ * (IdP verdicts, revocation) are at hand; cli-e2e.test.ts runs the whole gateway with the page and the mock IdP.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
