@@ -7,8 +7,22 @@
  * const report = await runConformance({ adapter: 'reference', profiles: ['core'] });
  * @module
  */
-export type { Adapter, AdapterContext, GatewayUnderTest } from './adapters/contract.ts';
-export { DEFAULT_MAX_REQUEST_BODY_BYTES } from './adapters/contract.ts';
+export type {
+  Adapter,
+  AdapterContext,
+  AdapterIdp,
+  GatewayUnderTest,
+  ModelFixture,
+  PolicyFixture,
+  PolicyFixtureEntry,
+  TimingHints,
+} from './adapters/contract.ts';
+export {
+  ADAPTER_CONTRACT_VERSION,
+  DEFAULT_CLOCK_TOLERANCE_S,
+  DEFAULT_MAX_REQUEST_BODY_BYTES,
+} from './adapters/contract.ts';
+export { createPolicyFixture, FIXTURE_MODELS } from './adapters/fixture.ts';
 export { loadAdapter, validateAdapter } from './adapters/load.ts';
 export {
   createReferenceAdapter,
@@ -66,5 +80,16 @@ export { formatSummary } from './report/console.ts';
 export { validateReport, writeJsonReport } from './report/json.ts';
 export type { CaseResult, ProfileResult, Report } from './report/types.ts';
 export type { GatewayClient, GatewayResponse, SendOptions } from './runner/client.ts';
-export { type RunOptions, runConformance } from './runner/run.ts';
-export type { CaseContext, ConformanceCase } from './runner/types.ts';
+export { KIT_TIMING, type RunOptions, runConformance } from './runner/run.ts';
+export type { CaseContext, CaseIdp, ConformanceCase } from './runner/types.ts';
+export {
+  type ApproveOptions,
+  type AuthorizationServerMetadata,
+  createSignInDriver,
+  DEVICE_CODE_GRANT,
+  type DeviceAuthorization,
+  type OAuthAnswer,
+  type SignInDriver,
+  type SignInDriverOptions,
+  type TokenSet,
+} from './signin/driver.ts';
