@@ -160,7 +160,8 @@ export interface paths {
         put?: never;
         /**
          * Start a device-flow sign-in (RFC 8628 §3.1).
-         * @description Claude Code posts an empty form. The answer names the page the user opens in a browser and the code they
+         * @description Every field is optional: Claude Code 2.1.332 posts only `surface=claude_code` (older clients an empty form),
+         *     and a gateway ignores parameters it does not know. The answer names the page the user opens in a browser and the code they
          *     confirm there; the client then polls the token endpoint.
          */
         post: operations["startDeviceAuthorization"];
@@ -651,7 +652,7 @@ export interface components {
                 [key: string]: string;
             };
         };
-        /** @description Form fields (all optional; Claude Code sends none). */
+        /** @description Form fields, all optional; unknown ones (Claude Code sends `surface=claude_code`) are ignored. */
         DeviceAuthorizationRequest: {
             client_id?: string;
             scope?: string;
