@@ -162,7 +162,36 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 
-/** The visible text of a page, squeezed, for failure messages (never a whole page). */
+/** Fields of OAuth answers that hold secrets: failure messages and report details show their length only. */
+const SECRET_FIELDS = new Set([
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'device_code',
+  'user_code',
+  'token',
+]);
+const USER_CODE = /\b[BCDFGHJKLMNPQRSTVWXZ]{4}-?[BCDFGHJKLMNPQRSTVWXZ]{4}\b/gi;
+
+/** A copy of an OAuth answer body with its secrets replaced by `<N characters>` (for messages and reports). */
+export function redactBody(body: unknown): unknown {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return body;
+  return Object.fromEntries(
+    Object.entries(body as Record<string, unknown>).map(([k, v]) => [
+      k,
+      SECRET_FIELDS.has(k) && typeof v === 'string' ? `<${v.length} characters>` : v,
+    ]),
+  );
+}
+
+/** What an OAuth answer was, for a failure message: status and error, or status and the fields (no secrets). */
+export function describeAnswer(answer: OAuthAnswer): string {
+  if (answer.error !== undefined) return `${answer.status} ${answer.error}`;
+  if (answer.body !== null) return `${answer.status} with fields ${Object.keys(answer.body).join(', ')}`;
+  return `${answer.status} ${JSON.stringify(answer.text.slice(0, 120).replace(USER_CODE, '****-****'))}`;
+}
+
+/** The visible text of a page, squeezed, for failure messages (never a whole page; user codes masked). */
 export function pageText(page: Page, max = 300): string {
   const text = page.html
     .replace(/<(head|style|script)\b[\s\S]*?<\/\1\s*>/gi, ' ')
@@ -170,6 +199,7 @@ export function pageText(page: Page, max = 300): string {
     .replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n)))
     .replace(/&(amp|lt|gt|quot);/g, (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"' })[e] ?? e)
     .replace(/\s+/g, ' ')
+    .replace(USER_CODE, '****-****')
     .trim();
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
@@ -208,8 +238,8 @@ function asString(value: unknown): string | undefined {
 export function toTokenSet(answer: OAuthAnswer, obtainedAt: number, what: string): TokenSet {
   expectThat(
     answer.status === 200 && answer.body !== null,
-    `${what}: expected 200 with tokens, got ${answer.status} ${answer.error ?? ''}`.trim(),
-    { body: answer.body ?? answer.text.slice(0, 500) },
+    `${what}: expected 200 with tokens, got ${describeAnswer(answer)}`,
+    { body: redactBody(answer.body) },
   );
   const body = answer.body as Record<string, unknown>;
   const accessToken = asString(body.access_token);
@@ -301,8 +331,8 @@ export function createSignInDriver(options: SignInDriverOptions): SignInDriver {
       );
       expectThat(
         answer.status === 200 && answer.body !== null,
-        `POST device_authorization_endpoint answered ${answer.status} ${answer.error ?? ''}`.trim(),
-        { body: answer.body ?? answer.text.slice(0, 500) },
+        `POST device_authorization_endpoint answered ${describeAnswer(answer)}`,
+        { body: redactBody(answer.body) },
       );
       const b = answer.body as Record<string, unknown>;
       const deviceCode = asString(b.device_code);
@@ -311,7 +341,7 @@ export function createSignInDriver(options: SignInDriverOptions): SignInDriver {
       expectThat(
         deviceCode && userCode && verificationUri,
         'the device authorization answer lacks device_code, user_code or verification_uri',
-        { body: b },
+        { body: redactBody(b) },
       );
       return {
         deviceCode,
@@ -416,8 +446,8 @@ export function createSignInDriver(options: SignInDriverOptions): SignInDriver {
         if (answer.error === 'slow_down') interval += 5;
         else if (answer.error !== 'authorization_pending') {
           return fail(
-            `polling the token endpoint: expected authorization_pending, slow_down or tokens, got ${answer.status} ${answer.error ?? answer.text.slice(0, 200)}`,
-            { body: answer.body },
+            `polling the token endpoint: expected authorization_pending, slow_down or tokens, got ${describeAnswer(answer)}`,
+            { body: redactBody(answer.body) },
           );
         }
         wait = sentAt + interval * 1000 + 50 - Date.now();

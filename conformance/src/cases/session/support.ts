@@ -7,7 +7,13 @@ import type { Browser, Page } from '../../browser/index.ts';
 import { expectThat, fail } from '../../errors.ts';
 import type { MockIdpUser } from '../../mocks/idp/index.ts';
 import type { CaseContext } from '../../runner/types.ts';
-import { type DeviceAuthorization, describePage, type OAuthAnswer } from '../../signin/driver.ts';
+import {
+  type DeviceAuthorization,
+  describeAnswer,
+  describePage,
+  type OAuthAnswer,
+  redactBody,
+} from '../../signin/driver.ts';
 import { sleep } from '../support.ts';
 
 /** The model every kit user with a policy may use (the `developers` and `empty-settings` groups allow all). */
@@ -103,8 +109,8 @@ export function expectOAuthError(
   const statuses = typeof status === 'number' ? [status] : status;
   expectThat(
     statuses.includes(answer.status) && answer.error === error,
-    `${what}: expected ${statuses.join(' or ')} {"error":"${error}"}, got ${answer.status} ${answer.error ?? answer.text.slice(0, 200)}`,
-    { body: answer.body },
+    `${what}: expected ${statuses.join(' or ')} {"error":"${error}"}, got ${describeAnswer(answer)}`,
+    { body: redactBody(answer.body) },
   );
 }
 
@@ -128,8 +134,8 @@ export async function expectNotApproved(
     answer.error === 'authorization_pending' ||
       answer.error === 'access_denied' ||
       answer.error === 'slow_down',
-    `${what}: expected authorization_pending or access_denied, got ${answer.status} ${answer.error}`,
-    { body: answer.body },
+    `${what}: expected authorization_pending or access_denied, got ${describeAnswer(answer)}`,
+    { body: redactBody(answer.body) },
   );
   return answer.error as string;
 }
