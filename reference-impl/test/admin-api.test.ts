@@ -10,7 +10,7 @@ import { createAdminApiKeys } from '../src/admin/api-keys.ts';
 import { ADMIN_REVOKED } from '../src/handlers/admin.ts';
 import { issueAccessToken } from '../src/session/access-token.ts';
 import { sha256Hex } from '../src/session/util.ts';
-import { ACCESS_TTL_S, type Harness, ISSUER, startHarness } from './admin-harness.ts';
+import { ACCESS_TTL_S, type Harness, startHarness } from './admin-harness.ts';
 import { send, TOKEN } from './helpers.ts';
 
 const ADMIN_GROUPS = { write: ['gateway-admins'], read: ['gateway-auditors'] };
@@ -126,8 +126,8 @@ describe('admin API', () => {
         async () =>
           bearer(
             new UnsecuredJWT({ sid: 'x', groups: ['gateway-admins'] })
-              .setIssuer(ISSUER)
-              .setAudience(ISSUER)
+              .setIssuer(h.issuer)
+              .setAudience(h.issuer)
               .setSubject('u-evil')
               .setIssuedAt()
               .setExpirationTime('1h')
@@ -143,8 +143,8 @@ describe('admin API', () => {
           return bearer(
             await new SignJWT({ sid: decodeJwt(writer).sid, groups: ['gateway-admins'] })
               .setProtectedHeader({ alg: 'ES256', kid: kid as string, typ: 'at+jwt' })
-              .setIssuer(ISSUER)
-              .setAudience(ISSUER)
+              .setIssuer(h.issuer)
+              .setAudience(h.issuer)
               .setSubject('u-evil')
               .setIssuedAt()
               .setExpirationTime('1h')
@@ -187,8 +187,8 @@ describe('admin API', () => {
           const { token } = await issueAccessToken(
             h.keyring,
             {
-              issuer: ISSUER,
-              audience: ISSUER,
+              issuer: h.issuer,
+              audience: h.issuer,
               ttlS: ACCESS_TTL_S,
               now: () => Date.now() - 3 * ACCESS_TTL_S * 1000,
             },
@@ -203,7 +203,7 @@ describe('admin API', () => {
           const { sessionId } = await h.signIn({ subject: 'u-admin-aud', groups: ['gateway-admins'] });
           const { token } = await issueAccessToken(
             h.keyring,
-            { issuer: ISSUER, audience: 'https://other.example', ttlS: ACCESS_TTL_S },
+            { issuer: h.issuer, audience: 'https://other.example', ttlS: ACCESS_TTL_S },
             { subject: 'u-admin-aud', email: null, name: null, groups: ['gateway-admins'], sessionId },
           );
           return bearer(token);
@@ -488,6 +488,7 @@ describe('admin API', () => {
 describe('admin API on a gateway without sign-in', () => {
   it('accepts admin API keys, refuses bearer tokens with 401 and static tokens with 403', async () => {
     const h = await startHarness({
+      mode: 'pipeline',
       withoutSignIn: true,
       adminGroups: ADMIN_GROUPS,
       staticTokens: [{ token: TOKEN, subject: 'dev-user', groups: ['gateway-admins'] }],

@@ -1,25 +1,31 @@
 /**
  * Bootstrap of the first admin (ADMIN-2): `node reference-impl/src/admin/create-key.ts --config … --name … --scope …`
  * creates a key in the gateway's database, prints it once on stdout (nothing else there), names it on stderr
- * without the secret, stores only its hash; bad arguments exit 1 with a message.
+ * without the secret, stores only its hash, and the gateway booted on that database accepts it; bad arguments exit
+ * 1 with a message.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type MockIdp, startMockIdp } from '../../conformance/src/mocks/idp/index.ts';
 import { createAdminApiKeys } from '../src/admin/api-keys.ts';
+import { parseConfig } from '../src/config/load.ts';
+import { startGateway } from '../src/gateway.ts';
 import { silentLogger } from '../src/log/logger.ts';
 import { sha256Hex } from '../src/session/util.ts';
 import { createStore } from '../src/store/store.ts';
-import { ENV, testConfigYaml } from './helpers.ts';
+import { captureLogger, ENV, send } from './helpers.ts';
 
 const SCRIPT = resolve(import.meta.dirname, '../src/admin/create-key.ts');
+const KEK = Buffer.alloc(32, 77).toString('base64url');
+let env: Record<string, string> = { ...ENV, OCG_KEK: KEK };
 
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [SCRIPT, ...args], {
-      env: { PATH: process.env.PATH ?? '', ...ENV },
+      env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -35,13 +41,38 @@ describe('admin create-key CLI', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ocg-create-key-'));
   const dataDir = join(dir, 'data');
   const config = join(dir, 'gateway.yaml');
-  writeFileSync(
-    config,
-    testConfigYaml({ upstreamUrl: 'http://127.0.0.1:9', databaseUrl: `pglite://${dataDir}` }),
-  );
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  let idp: MockIdp;
+  let yaml: string;
+  beforeAll(async () => {
+    idp = await startMockIdp({ seed: 4242 });
+    const client = await idp.registerClient({
+      redirectUris: ['http://127.0.0.1/oauth/callback'],
+      applicationType: 'native',
+    });
+    env = { ...env, OCG_OIDC_SECRET: client.clientSecret ?? '' };
+    yaml = `
+server: { host: 127.0.0.1, port: 0 }
+database: { url: "pglite://${dataDir}" }
+auth:
+  keyEncryptionKey: \${env:OCG_KEK}
+  oidc:
+    issuer: ${idp.issuer}
+    clientId: ${client.clientId}
+    clientSecret: \${env:OCG_OIDC_SECRET}
+upstreams:
+  - name: anthropic
+    kind: anthropic
+    baseUrl: http://127.0.0.1:9
+    apiKey: \${env:ANTHROPIC_API_KEY}
+`;
+    writeFileSync(config, yaml);
+  });
+  afterAll(async () => {
+    await idp?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
-  it('prints the key once on stdout and stores only its hash', async () => {
+  it('prints the key once on stdout, stores only its hash, and the gateway accepts it', async () => {
     const r = await run(['--config', config, '--name', 'bootstrap', '--scope', 'write']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ocg_admin_[A-Za-z0-9_-]{43}\n$/);
@@ -65,6 +96,23 @@ describe('admin create-key CLI', () => {
       expect(record?.scope).toBe('write');
     } finally {
       await store.close();
+    }
+
+    // The gateway booted on that database accepts the key on the admin API.
+    const log = captureLogger([]);
+    const gateway = await startGateway(parseConfig(yaml, env), { logger: log.logger });
+    try {
+      const me = await send(`${gateway.url}/v1/admin/me`, { headers: { 'x-api-key': key } });
+      expect(me.status).toBe(200);
+      expect(JSON.parse(me.body)).toMatchObject({ kind: 'api_key', scopes: ['read', 'write'] });
+      const created = await send(`${gateway.url}/v1/admin/api_keys`, {
+        headers: { 'x-api-key': key, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'second', scope: 'read' }),
+      });
+      expect(created.status).toBe(201);
+      expect(log.lines.join('\n')).not.toContain(key.slice('ocg_admin_'.length));
+    } finally {
+      await gateway.close();
     }
   });
 

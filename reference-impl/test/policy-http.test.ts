@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelConfig, PolicyConfig } from '../src/policy/config.ts';
 import { policyUuid } from '../src/policy/managed-settings.ts';
 import { findTopLevelMembers, type MemberSpan, replaceSpan } from '../src/policy/request-model.ts';
-import { type Harness, ISSUER, startHarness, type TestUser } from './admin-harness.ts';
+import { type Harness, startHarness, type TestUser } from './admin-harness.ts';
 import { send, TOKEN } from './helpers.ts';
 
 const OPUS = 'claude-opus-4-5-20251101';
@@ -222,7 +222,7 @@ describe('policy over HTTP (users > groups > emailDomains > everyone)', () => {
     h = await startHarness({
       models: MODELS,
       policies: POLICIES,
-      environment: { baseUrl: ISSUER, modelDiscovery: true, otlp: false },
+      environment: { modelDiscovery: true, otlp: false },
       staticTokens: [{ token: TOKEN, subject: 'dev-user', email: 'dev@example.com' }],
     });
     for (const c of CASES) tokens.set(c.user.subject, (await h.signIn(c.user)).token);
