@@ -150,6 +150,11 @@ async function runDevelopmentProfile(port: number): Promise<void> {
       console.error(
         `Port ${port} is already in use. Stop what runs there or choose another: npm start -- --port 9090`,
       );
+    } else if (code === 'ERR_KEK_MISMATCH') {
+      console.error(
+        `The development database in ${shown}/data was encrypted with another key than ${shown}/dev-kek. ` +
+          `Delete ${shown}/ to start afresh (you will sign in again).`,
+      );
     } else {
       console.error(`The gateway did not start: ${(err as Error).message}`);
     }
