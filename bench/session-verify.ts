@@ -5,10 +5,11 @@
  * In one process, with no HTTP around it, so the figure is the authentication step alone:
  * - `static`: the development static-token path (`auth/static-tokens.ts`: read the header, SHA-256, constant-time
  *   compare against every configured token).
- * - `session`: the signed-in path as `auth/authenticate.ts` runs it — read the header, then
- *   `verifyAccessToken` (ES256 signature with the key ring's key, `iss`/`aud`/`typ`/`exp` checks, claim shapes)
- *   and the revocation check, answered by the per-replica cache. Tokens of `--sessions` distinct sessions are used
- *   round robin, so the cache's 2 s TTL sends one database query per session every 2 s, as in production.
+ * - `session`: the signed-in path as the gateway runs it, `createAuthenticator` (auth/authenticate.ts): a token seen
+ *   before is answered from the authenticator's memory of verified tokens; the revocation check (per-replica cache,
+ *   2 s TTL) runs on every request. Tokens of `--sessions` distinct sessions are used round robin.
+ * - `first-use`: a token's first request: `verifyAccessToken` (ES256 signature with the key ring's key,
+ *   `iss`/`aud`/`typ`/`exp` checks, claim shapes) and the cached revocation check.
  * - `session-uncached`: the same with every revocation check going to the database (cache TTL 0): the worst case,
  *   and what the cache saves. Embedded PGlite in memory (or `--database <postgres url>`).
  *
@@ -28,6 +29,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { jwtVerify } from 'jose';
+import { createAuthenticator } from '../reference-impl/src/auth/authenticate.ts';
 import {
   createStaticTokenAuthenticator,
   presentedCredentials,
@@ -36,7 +38,6 @@ import { silentLogger } from '../reference-impl/src/log/logger.ts';
 import { issueAccessToken, verifyAccessToken } from '../reference-impl/src/session/access-token.ts';
 import { createKek } from '../reference-impl/src/session/kek.ts';
 import { createKeyRing } from '../reference-impl/src/session/keys.ts';
-import type { Principal } from '../reference-impl/src/session/principal.ts';
 import { createRevocation } from '../reference-impl/src/session/revocation.ts';
 import { createSessionManager, sessionPrincipal } from '../reference-impl/src/session/sessions.ts';
 import { migrate } from '../reference-impl/src/store/migrate.ts';
@@ -88,23 +89,17 @@ for (const [name, v] of [
   }
 }
 
-type ScenarioId = 'static' | 'session' | 'session-uncached' | 'jws-only' | 'memo-prototype';
-const SCENARIOS: readonly ScenarioId[] = [
-  'static',
-  'session',
-  'session-uncached',
-  'jws-only',
-  'memo-prototype',
-];
+type ScenarioId = 'static' | 'session' | 'session-uncached' | 'jws-only' | 'first-use';
+const SCENARIOS: readonly ScenarioId[] = ['static', 'session', 'session-uncached', 'jws-only', 'first-use'];
 const DESCRIPTIONS: Record<ScenarioId, string> = {
   static: 'static development token (SHA-256 + constant-time compare)',
   session:
-    'gateway access token: `verifyAccessToken` (ES256 + claims) + cached revocation check — what the gateway runs',
+    'gateway access token through `createAuthenticator` (auth/authenticate.ts) — what the gateway runs: verified tokens remembered until `exp`, revocation checked (cached) on every request',
   'session-uncached': 'the same, revocation check always from the database',
   'jws-only':
     "jose `jwtVerify` with the public key alone (no key ring, no revocation): the signature's floor",
-  'memo-prototype':
-    'PROTOTYPE, not in the gateway: a verified-token memo (exact token → principal until `exp`) in front of `verifyAccessToken`, revocation still checked',
+  'first-use':
+    "a token's first request on a replica: `verifyAccessToken` without the authenticator's memory of verified tokens",
 };
 
 interface RoundResult {
@@ -181,32 +176,18 @@ async function main(): Promise<void> {
     const publicKey = await keyring.verificationKey(kid);
     if (!publicKey) throw new Error('no verification key');
 
-    // Prototype of a per-replica memo of verified tokens: a request whose token is byte-identical to one verified
-    // before skips the signature, never the expiry or the revocation check. Bounded; entries die with the token.
-    const memo = new Map<string, { principal: Principal; expMs: number }>();
-    async function memoVerify(token: string): Promise<Principal> {
-      const hit = memo.get(token);
-      if (hit && hit.expMs > Date.now()) {
-        if (await cached.isRevoked(hit.principal.sessionId as string)) throw new Error('revoked');
-        return hit.principal;
-      }
-      const principal = await verifyAccessToken(keyring, cached, token, verifyOptions);
-      const payload = JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as {
-        exp: number;
-      };
-      if (memo.size >= 100_000) memo.delete(memo.keys().next().value as string);
-      memo.set(token, { principal, expMs: payload.exp * 1000 });
-      return principal;
-    }
+    const authenticator = createAuthenticator({
+      staticTokens: [],
+      accessTokens: { keyring, revocation: cached, ...verifyOptions },
+    });
 
     let cursor = 0;
     const calls: Record<ScenarioId, () => Promise<unknown>> = {
       static: async () => statics.authenticate(staticHeaders),
-      session: async () => {
-        const headers = sessionHeaders[cursor++ % sessionHeaders.length] as { authorization: string };
-        const [credential] = presentedCredentials(headers);
-        return verifyAccessToken(keyring, cached, credential as string, verifyOptions);
-      },
+      session: async () =>
+        authenticator.authenticate(
+          sessionHeaders[cursor++ % sessionHeaders.length] as { authorization: string },
+        ),
       'session-uncached': async () => {
         const headers = sessionHeaders[cursor++ % sessionHeaders.length] as { authorization: string };
         const [credential] = presentedCredentials(headers);
@@ -222,10 +203,10 @@ async function main(): Promise<void> {
           typ: 'at+jwt',
         });
       },
-      'memo-prototype': async () => {
+      'first-use': async () => {
         const headers = sessionHeaders[cursor++ % sessionHeaders.length] as { authorization: string };
         const [credential] = presentedCredentials(headers);
-        return memoVerify(credential as string);
+        return verifyAccessToken(keyring, cached, credential as string, verifyOptions);
       },
     };
 

@@ -6,8 +6,14 @@
  * (`session/access-token.ts`: only ES256, only the ring's keys, exact `iss`/`aud`, not revoked); anything else is
  * looked up among the development static tokens, when the config has any. Every refusal is
  * `401 authentication_error` with a `WWW-Authenticate: Bearer` challenge, and the message never echoes the token.
+ *
+ * Verified access tokens are remembered per process (bounded, until their `exp` plus the clock tolerance — exactly
+ * as long as verification would accept them): the ES256 signature check is most of the cost of a request's
+ * authentication (bench/session-verify.ts), and a token whose exact bytes verified once verifies again. The
+ * revocation check is never skipped: a remembered token of a revoked session is refused like any other.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { decodeJwt } from 'jose';
 import type { StaticTokenConfig } from '../config/load.ts';
 import { GatewayError } from '../errors.ts';
 import { verifyAccessToken } from '../session/access-token.ts';
@@ -27,6 +33,9 @@ export interface AccessTokenVerification {
   issuer: string;
   audience: string;
   clockToleranceS: number;
+  /** Verified tokens remembered (default 10000; 0 verifies every time). */
+  cacheSize?: number;
+  now?: () => number;
 }
 
 /** Three base64url segments: a JWS compact serialisation (or something pretending to be one). */
@@ -39,8 +48,44 @@ export function createAuthenticator(options: {
   /** Absent when sign-in is not configured: then only static development tokens authenticate. */
   accessTokens: AccessTokenVerification | null;
 }): Authenticator {
-  const statics = options.staticTokens.length > 0 ? createStaticTokenAuthenticator(options.staticTokens) : null;
+  const statics =
+    options.staticTokens.length > 0 ? createStaticTokenAuthenticator(options.staticTokens) : null;
   const access = options.accessTokens;
+  const remembered = new Map<string, { principal: Principal; untilMs: number }>();
+  const cacheSize = access?.cacheSize ?? 10_000;
+  const now = access?.now ?? Date.now;
+
+  async function verify(a: AccessTokenVerification, token: string): Promise<Principal> {
+    const hit = remembered.get(token);
+    if (hit && now() <= hit.untilMs) {
+      if (hit.principal.sessionId !== null && (await a.revocation.isRevoked(hit.principal.sessionId))) {
+        remembered.delete(token);
+        throw new GatewayError(
+          'ERR_UNAUTHENTICATED',
+          'The session of this access token was revoked or has ended; sign in again.',
+          { headers: INVALID },
+        );
+      }
+      return { ...hit.principal, groups: [...hit.principal.groups] };
+    }
+    if (hit) remembered.delete(token);
+    const principal = await verifyAccessToken(a.keyring, a.revocation, token, {
+      issuer: a.issuer,
+      audience: a.audience,
+      clockToleranceS: a.clockToleranceS,
+      ...(a.now ? { now: a.now } : {}),
+    });
+    const { exp } = decodeJwt(token);
+    if (cacheSize > 0 && typeof exp === 'number') {
+      if (remembered.size >= cacheSize) remembered.delete(remembered.keys().next().value as string);
+      remembered.set(token, {
+        principal: { ...principal, groups: [...principal.groups] },
+        untilMs: (exp + a.clockToleranceS) * 1000,
+      });
+    }
+    return principal;
+  }
+
   return {
     async authenticate(headers) {
       const credentials = presentedCredentials(headers);
@@ -65,11 +110,7 @@ export function createAuthenticator(options: {
             headers: INVALID,
           });
         }
-        return verifyAccessToken(access.keyring, access.revocation, credential, {
-          issuer: access.issuer,
-          audience: access.audience,
-          clockToleranceS: access.clockToleranceS,
-        });
+        return verify(access, credential);
       }
       if (statics) {
         const p = statics.authenticate(headers);
