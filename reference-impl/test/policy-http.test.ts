@@ -490,6 +490,19 @@ describe('policy over HTTP (users > groups > emailDomains > everyone)', () => {
         const forwarded = h.upstream.requests.at(-1);
         expect(forwarded?.url.startsWith(path)).toBe(true);
         expect(forwarded?.body.toString('utf8')).toBe(raw.replace(`"${alias}"`, `"${SONNET}"`));
+        // The gateway's record names the canonical model too.
+        const requestId = r.headers['request-id'] as string;
+        let rows: Array<{ model: string }> = [];
+        for (let i = 0; i < 100 && rows.length === 0; i++) {
+          rows = (
+            await h.store.query<{ model: string }>(
+              'SELECT model FROM inference_requests WHERE request_id = $1',
+              [requestId],
+            )
+          ).rows;
+          if (rows.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        expect(rows).toEqual([{ model: SONNET }]);
       },
     );
 
