@@ -690,8 +690,12 @@ export interface components {
         };
         RevocationRequest: {
             token: string;
-            /** @enum {string} */
-            token_type_hint?: "refresh_token" | "access_token";
+            /**
+             * @description `refresh_token` or `access_token`; an unknown hint is ignored (RFC 7009 §2.1).
+             * @example refresh_token
+             * @example access_token
+             */
+            token_type_hint?: string;
         };
         /** @description Fields of the verification page's form. */
         VerificationForm: {

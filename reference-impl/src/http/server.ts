@@ -13,9 +13,9 @@ import type { SpecValidators } from '@ocg/spec';
 import type { Authenticator } from '../auth/authenticate.ts';
 import { GatewayError, isGatewayError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
+import type { Principal } from '../session/principal.ts';
 import type { InferenceRecorder } from '../store/inference-log.ts';
 import { ClientGoneError, parseJsonBody, readBody } from './body.ts';
-import type { Principal } from '../session/principal.ts';
 import type { AdminIdentity, Handler, RequestContext, RequestFacts } from './context.ts';
 import { newRequestId } from './request-id.ts';
 import type { Router } from './router.ts';
@@ -105,7 +105,12 @@ function speaksOAuth(path: string): boolean {
 
 function asOAuthError(err: GatewayError): GatewayError {
   const oauth = err.status >= 500 ? 'server_error' : 'invalid_request';
-  return new GatewayError(err.code, err.message, { status: err.status, headers: err.headers, oauth, cause: err });
+  return new GatewayError(err.code, err.message, {
+    status: err.status,
+    headers: err.headers,
+    oauth,
+    cause: err,
+  });
 }
 
 export function createPipeline(deps: PipelineDeps): Pipeline {
@@ -228,7 +233,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         ctx.principal = await deps.authenticator.authenticate(req.headers);
         setSubject(ctx.principal.subject);
       } else if (operation.security === 'admin') {
-        const { admin, principal } = await deps.authenticateAdmin(req.headers, operation.adminScope ?? 'write');
+        const { admin, principal } = await deps.authenticateAdmin(
+          req.headers,
+          operation.adminScope ?? 'write',
+        );
         ctx.admin = admin;
         ctx.principal = principal;
         setSubject(admin.subject ?? `api_key:${admin.keyId ?? '?'}`);
@@ -277,12 +285,13 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     let gatewayError: GatewayError;
     if (isGatewayError(err)) {
       gatewayError = err;
-      if (err.oauth === null && speaksOAuth(ctx.operation.path)) gatewayError = asOAuthError(err);
       if (err.status >= 500) ctx.logger.warn('request failed', { code: err.code, status: err.status, err });
     } else {
       ctx.logger.error('unexpected error while serving a request', { err });
       gatewayError = new GatewayError('ERR_INTERNAL', 'Internal gateway error.', { cause: err });
     }
+    if (gatewayError.oauth === null && speaksOAuth(ctx.operation.path))
+      gatewayError = asOAuthError(gatewayError);
     ctx.facts.errorType = gatewayError.type;
     if (res.headersSent) {
       // Mid-response: the status is gone; cutting the connection is the only honest signal left.
