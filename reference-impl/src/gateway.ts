@@ -119,8 +119,7 @@ export async function startGateway(
     };
 
     let draining = false;
-    const staticTokenSet = new Set(config.auth.staticTokens.map((t) => t.token));
-    const issue3 = signInPolicyAdmin(services, (credential) => staticTokenSet.has(credential));
+    const issue3 = signInPolicyAdmin(services);
     const handlers: Record<string, Handler> = {
       ...inferenceHandlers(upstream, { catalogue: services.catalogue, policies: config.policies }),
       ...metaHandlers({ protocolMarkdown, store, migrations, isDraining: () => draining }),
@@ -248,10 +247,10 @@ async function startSignInServices(
 }
 
 /** The handlers of the sign-in, policy and admin operations (issue 3), with what they share. */
-function signInPolicyAdmin(
-  services: GatewayServices,
-  staticTokens: (credential: string) => boolean,
-): { handlers: Record<string, Handler>; authenticateAdmin: AdminAuthenticator } {
+function signInPolicyAdmin(services: GatewayServices): {
+  handlers: Record<string, Handler>;
+  authenticateAdmin: AdminAuthenticator;
+} {
   const { signIn, config, logger, store } = services;
   const oidcConfig = config.auth.oidc as OidcConfig | undefined;
   const rp = signIn && oidcConfig ? createOidcRp(oidcConfig) : undefined;
@@ -270,7 +269,7 @@ function signInPolicyAdmin(
         revocation: signIn.revocation,
         accessToken,
         adminGroups: (config.auth.adminGroups ?? {}) as AdminAuthDeps['adminGroups'],
-        isNonAdminCredential: staticTokens,
+        staticTokens: config.auth.staticTokens,
       }
     : null;
   const adminNotConfigured: AdminAuthenticator = async () => {
