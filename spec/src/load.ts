@@ -175,7 +175,8 @@ export function operationsOf(doc: Record<string, unknown>): Operation[] {
       const schemes = Array.isArray(security) ? security.filter(isRecord) : [];
       const usesBearer = schemes.some((s) => Object.hasOwn(s, 'bearer'));
       const usesAdmin = schemes.some((s) => Object.hasOwn(s, 'adminApiKey'));
-      const content = isRecord(op.requestBody) && isRecord(op.requestBody.content) ? op.requestBody.content : {};
+      const content =
+        isRecord(op.requestBody) && isRecord(op.requestBody.content) ? op.requestBody.content : {};
       const requestContentType = Object.keys(content)[0];
       const scope = op['x-ocg-admin-scope'];
       ops.push({

@@ -39,7 +39,9 @@ export function presentedCredentials(headers: IncomingHttpHeaders): string[] {
   return out;
 }
 
-export function createStaticTokenAuthenticator(tokens: readonly StaticTokenConfig[]): StaticTokenAuthenticator {
+export function createStaticTokenAuthenticator(
+  tokens: readonly StaticTokenConfig[],
+): StaticTokenAuthenticator {
   const entries = tokens.map((t) => ({
     digest: digest(t.token),
     principal: {
@@ -56,7 +58,8 @@ export function createStaticTokenAuthenticator(tokens: readonly StaticTokenConfi
     let found: Principal | null = null;
     for (const entry of entries) {
       // No early exit: the time taken does not depend on which token (if any) matched.
-      if (timingSafeEqual(d, entry.digest) && found === null) found = { ...entry.principal, groups: [...entry.principal.groups] };
+      if (timingSafeEqual(d, entry.digest) && found === null)
+        found = { ...entry.principal, groups: [...entry.principal.groups] };
     }
     return found;
   };

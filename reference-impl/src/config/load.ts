@@ -231,10 +231,14 @@ function semanticChecks(config: GatewayConfig, env: Env): string[] {
   });
   const { auth } = config;
   if (!auth.oidc && auth.staticTokens.length === 0) {
-    issues.push('/auth: configure sign-in (auth.oidc with auth.keyEncryptionKey) or at least one static token');
+    issues.push(
+      '/auth: configure sign-in (auth.oidc with auth.keyEncryptionKey) or at least one static token',
+    );
   }
   if (auth.oidc && !auth.keyEncryptionKey) {
-    issues.push('/auth/keyEncryptionKey: is required when auth.oidc is set (it encrypts signing keys and IdP tokens)');
+    issues.push(
+      '/auth/keyEncryptionKey: is required when auth.oidc is set (it encrypts signing keys and IdP tokens)',
+    );
   }
   if (auth.oidc) issues.push(...checkOidcConfig(auth.oidc as unknown as SigninOidcConfig));
   for (const [path, text] of [

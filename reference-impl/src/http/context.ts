@@ -1,8 +1,8 @@
 /** What a handler gets for one request. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Operation } from '@ocg/spec';
-import type { Principal } from '../session/principal.ts';
 import type { Logger } from '../log/logger.ts';
+import type { Principal } from '../session/principal.ts';
 
 /** Facts gathered while serving a request, for the access log and the `inference_requests` row. */
 export interface RequestFacts {
