@@ -1318,6 +1318,17 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Too many attempts from this address or for this code; the page says when to try again. */
+            429: {
+                headers: {
+                    "request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
             default: components["responses"]["HtmlPage"];
         };
     };
