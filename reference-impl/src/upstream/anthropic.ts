@@ -28,6 +28,11 @@ export interface UpstreamRequest {
    * first-byte timeout is raised to at least `NON_STREAMING_MIN_FIRST_BYTE_MS`.
    */
   awaitsWholeAnswer: boolean;
+  /**
+   * The target's model id at this provider (e.g. `anthropic.claude-sonnet-4-5-20250929-v1:0` on Bedrock); absent:
+   * the body's `model` as it is. Providers that take the model in the URL (Bedrock, Vertex) put it there.
+   */
+  upstreamModel?: string;
 }
 
 /** The Anthropic SDK's own default timeout for a non-streaming request (10 minutes). */
@@ -39,9 +44,12 @@ export interface UpstreamResponse {
   body: Readable;
 }
 
+/** The provider protocols the gateway speaks (every kind answers in the Anthropic shape). */
+export type UpstreamKind = 'anthropic' | 'bedrock' | 'vertex';
+
 export interface Upstream {
   readonly name: string;
-  readonly kind: 'anthropic';
+  readonly kind: UpstreamKind;
   send(request: UpstreamRequest): Promise<UpstreamResponse>;
   close(): Promise<void>;
 }
