@@ -3,6 +3,10 @@
  * session cases that lock an address out or wait for expiries come last.
  */
 import { createRegistry } from '../runner/registry.ts';
+import adminApiKeys from './admin/api-keys.ts';
+import adminRevokeSessions from './admin/revoke-sessions.ts';
+import adminRoles from './admin/roles.ts';
+import adminUnsignedClaims from './admin/unsigned-claims.ts';
 import authorizationServerMetadata from './discovery/authorization-server-metadata.ts';
 import healthz from './discovery/healthz.ts';
 import ocgConfiguration from './discovery/ocg-configuration.ts';
@@ -25,6 +29,16 @@ import noBuffering from './inference/no-buffering.ts';
 import nonStreamingPassthrough from './inference/non-streaming-passthrough.ts';
 import streamingPassthrough from './inference/streaming-passthrough.ts';
 import unknownFieldsPassthrough from './inference/unknown-fields-passthrough.ts';
+import modelAliases from './models/aliases.ts';
+import getModel from './models/get-model.ts';
+import modelList from './models/list.ts';
+import modelPaging from './models/paging.ts';
+import policyAllowlist from './policy/allowlist.ts';
+import clientEnvironment from './policy/client-environment.ts';
+import managedSettings from './policy/managed-settings.ts';
+import noPolicy from './policy/no-policy.ts';
+import policyPrecedence from './policy/precedence.ts';
+import settingsEtag from './policy/settings-etag.ts';
 import accessDenied from './session/access-denied.ts';
 import accessTokens from './session/access-tokens.ts';
 import bearerEverywhere from './session/bearer-everywhere.ts';
@@ -91,6 +105,20 @@ export const allCases = createRegistry([
   revocation,
   deprovisioning,
   groupChange,
+  managedSettings,
+  settingsEtag,
+  noPolicy,
+  clientEnvironment,
+  policyPrecedence,
+  modelList,
+  modelPaging,
+  modelAliases,
+  getModel,
+  policyAllowlist,
+  adminRoles,
+  adminApiKeys,
+  adminUnsignedClaims,
+  adminRevokeSessions,
   // Last: locks its own address out, then the case that waited for expiries since the run started.
   userCodeBruteForce,
   expiry,
