@@ -86,6 +86,7 @@ describe('the spec matches the contract', () => {
       ['managed-settings', 'core'],
       ['models', 'core'],
       ['admin', 'admin'],
+      ['routing', 'routing'],
     ]);
     const inference = (n: number) => [`INFERENCE-${n}`, 'MUST', n === 8 ? 'count-tokens' : 'inference'];
     const errors = (n: number) => [`ERRORS-${n}`, n === 5 ? 'MAY' : 'MUST', 'inference'];
@@ -111,6 +112,7 @@ describe('the spec matches the contract', () => {
       ['ADMIN-2', 'MUST', 'admin'],
       ['ADMIN-3', 'MUST', 'admin'],
       ['ADMIN-4', 'MUST', 'admin'],
+      ...Array.from({ length: 15 }, (_, i) => [`ROUTING-${i + 1}`, 'MUST', 'routing']),
     ]);
   });
 
