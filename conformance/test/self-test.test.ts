@@ -17,7 +17,7 @@ afterAll(() => rm(outDir, { recursive: true, force: true }));
 
 describe('the kit against the reference gateway', () => {
   it.concurrent.for(BACKENDS)(
-    'passes every case of the core and operations profiles on $name',
+    'passes every case of the core, operations and admin profiles on $name',
     { timeout: 180_000 },
     async ({ name, skip }, test) => {
       if (skip) test.skip(skip);
@@ -25,7 +25,11 @@ describe('the kit against the reference gateway', () => {
       try {
         const adapter = createReferenceAdapter(db ? { databaseUrl: db.url } : {});
         const out = join(outDir, name);
-        const report = await runConformance({ adapter, profiles: ['core', 'operations'], outDir: out });
+        const report = await runConformance({
+          adapter,
+          profiles: ['core', 'operations', 'admin'],
+          outDir: out,
+        });
         const notPassing = report.cases
           .filter((c) => c.result !== 'pass')
           .map((c) => `${c.id}: ${c.result}: ${c.message}`);
@@ -33,6 +37,7 @@ describe('the kit against the reference gateway', () => {
         expect(report.profiles.map((p) => [p.name, p.result])).toEqual([
           ['core', 'pass'],
           ['operations', 'pass'],
+          ['admin', 'pass'],
         ]);
         expect(report.cases.length).toBeGreaterThanOrEqual(19);
         const written = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
