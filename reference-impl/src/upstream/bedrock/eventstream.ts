@@ -1,0 +1,188 @@
+/**
+ * AWS event stream → Anthropic SSE, frame by frame (issue 4, not yet wired).
+ *
+ * `invoke-with-response-stream` answers `application/vnd.amazon.eventstream`: binary frames (prelude with total and
+ * headers length + CRC, headers, payload, message CRC; protocol-facts §2). Each `chunk` event's payload is
+ * `{"bytes":"<base64 Anthropic stream event JSON>","p":"<padding>"}`. This module cuts the byte stream into frames,
+ * decodes each with `@smithy/eventstream-codec` (which verifies both CRCs) and emits the Anthropic event as
+ * `event: <type>\ndata: <json>\n\n` as soon as its frame is complete: nothing is held beyond the one frame being
+ * assembled, and the upstream is read only as fast as the client consumes (the output is a pull-based Readable).
+ *
+ * - A frame that fails its CRC or has an impossible length destroys the output with `ERR_UPSTREAM_PROTOCOL`: the
+ *   framing can no longer be trusted, so nothing after it is forwarded (relay turns this into an SSE `error`).
+ * - A well-framed chunk whose payload is not an Anthropic event (bad base64/JSON, no `type`) is dropped and logged.
+ * - An exception frame (`:message-type: exception`, e.g. `throttlingException`) or an unmodeled error frame
+ *   (`:message-type: error`) becomes an SSE `error` event with the mapped type and a generic message; then the
+ *   stream ends. The upstream's own message is logged only.
+ * - After `message_stop` the stream ends for the client even if the upstream keeps the connection open.
+ *
+ * Usage: `message_start.message.usage` and the cumulative `message_delta.usage` are forwarded (and `message_delta`
+ * gains the input/cache counts of `message_start` when it lacks them, as the Anthropic API's cumulative usage
+ * does), so relay's SSE reader records the same input/output tokens as for the anthropic kind. The
+ * `amazon-bedrock-invocationMetrics` of the final chunk (Bedrock's billing counts) is removed from the
+ * client-visible `message_stop` and recorded in the {@link BedrockUsage} the caller passed in.
+ */
+import { Readable } from 'node:stream';
+import { EventStreamCodec } from '@smithy/eventstream-codec';
+import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
+import type { AnthropicErrorType } from '../../errors.ts';
+import { GatewayError } from '../../errors.ts';
+import type { Logger } from '../../log/logger.ts';
+import { GENERIC_MESSAGES, mapStreamException } from './errors.ts';
+
+/** Token counts of one Bedrock call, filled as the answer arrives (final once the body has ended). */
+export interface BedrockUsage {
+  inputTokens?: number;
+  outputTokens?: number;
+  cacheReadInputTokens?: number;
+  cacheWriteInputTokens?: number;
+  /** Where the final numbers came from. */
+  source?: 'headers' | 'events' | 'invocation-metrics';
+}
+
+/** Frames longer than this are treated as corrupt (Bedrock chunks are a few KiB; the AWS limit is 16 MiB). */
+const MAX_FRAME = 16 * 1024 * 1024;
+/** prelude (8) + prelude CRC (4) + message CRC (4). */
+const MIN_FRAME = 16;
+const METRICS_KEY = 'amazon-bedrock-invocationMetrics';
+
+const codec = new EventStreamCodec(toUtf8, fromUtf8);
+
+function headerString(headers: Record<string, { type: string; value: unknown }>, name: string): string | undefined {
+  const h = headers[name];
+  return h && h.type === 'string' && typeof h.value === 'string' ? h.value : undefined;
+}
+
+function sseEvent(type: string, data: unknown): Buffer {
+  return Buffer.from(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+}
+
+function sseError(type: AnthropicErrorType): Buffer {
+  return sseEvent('error', { type: 'error', error: { type, message: GENERIC_MESSAGES[type] } });
+}
+
+function num(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+/**
+ * Transcodes a Bedrock event-stream body into Anthropic SSE bytes. Destroying the returned stream (client gone)
+ * destroys `body`, which aborts the upstream request.
+ */
+export function transcodeEventStream(body: Readable, log: Logger, usage: BedrockUsage): Readable {
+  let startUsage: Record<string, unknown> | undefined;
+  let events = 0;
+
+  /** Returns the SSE bytes for one decoded frame, or null to drop it; `end` says the stream is over. */
+  const handleFrame = (frame: Uint8Array): { out: Buffer | null; end: boolean } => {
+    let message: ReturnType<typeof codec.decode>;
+    try {
+      message = codec.decode(frame);
+    } catch (err) {
+      log.warn('bedrock event stream frame failed its checks', { err, events });
+      throw new GatewayError('ERR_UPSTREAM_PROTOCOL', 'The upstream sent a corrupt event stream.', { cause: err });
+    }
+    const headers = message.headers as Record<string, { type: string; value: unknown }>;
+    const messageType = headerString(headers, ':message-type');
+    if (messageType === 'exception') {
+      const exceptionType = headerString(headers, ':exception-type');
+      const type = mapStreamException(exceptionType);
+      log.warn('bedrock stream exception', {
+        exception_type: exceptionType,
+        upstream_message: toUtf8(message.body).slice(0, 2000),
+        events,
+      });
+      return { out: sseError(type), end: true };
+    }
+    if (messageType === 'error') {
+      log.warn('bedrock stream error frame', {
+        error_code: headerString(headers, ':error-code'),
+        upstream_message: headerString(headers, ':error-message'),
+        events,
+      });
+      return { out: sseError('api_error'), end: true };
+    }
+    if (messageType !== 'event' || headerString(headers, ':event-type') !== 'chunk') {
+      log.debug('bedrock stream frame ignored', { message_type: messageType, events });
+      return { out: null, end: false };
+    }
+    let event: Record<string, unknown>;
+    try {
+      const payload = JSON.parse(toUtf8(message.body)) as { bytes?: unknown };
+      if (typeof payload.bytes !== 'string') throw new Error('chunk without bytes');
+      const parsed: unknown = JSON.parse(Buffer.from(payload.bytes, 'base64').toString('utf8'));
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+      event = parsed as Record<string, unknown>;
+      if (typeof event.type !== 'string' || event.type === '') throw new Error('event without type');
+    } catch (err) {
+      log.warn('bedrock stream chunk dropped: not an Anthropic event', { err, events });
+      return { out: null, end: false };
+    }
+    events++;
+    const type = event.type as string;
+    if (type === 'message_start') {
+      const u = (event.message as Record<string, unknown> | undefined)?.usage;
+      if (u && typeof u === 'object') {
+        startUsage = u as Record<string, unknown>;
+        usage.inputTokens = num(startUsage.input_tokens) ?? usage.inputTokens;
+        usage.outputTokens = num(startUsage.output_tokens) ?? usage.outputTokens;
+        usage.cacheReadInputTokens = num(startUsage.cache_read_input_tokens) ?? usage.cacheReadInputTokens;
+        usage.cacheWriteInputTokens = num(startUsage.cache_creation_input_tokens) ?? usage.cacheWriteInputTokens;
+        usage.source = 'events';
+      }
+    } else if (type === 'message_delta') {
+      const u = event.usage;
+      if (u && typeof u === 'object') {
+        const du = u as Record<string, unknown>;
+        // Cumulative usage as the Anthropic API sends it: repeat message_start's input and cache counts.
+        for (const key of ['input_tokens', 'cache_creation_input_tokens', 'cache_read_input_tokens']) {
+          if (du[key] === undefined && num(startUsage?.[key]) !== undefined) du[key] = startUsage?.[key];
+        }
+        usage.inputTokens = num(du.input_tokens) ?? usage.inputTokens;
+        usage.outputTokens = num(du.output_tokens) ?? usage.outputTokens;
+        usage.source = 'events';
+      }
+    } else if (type === 'message_stop') {
+      const metrics = event[METRICS_KEY];
+      delete event[METRICS_KEY];
+      if (metrics && typeof metrics === 'object') {
+        const m = metrics as Record<string, unknown>;
+        usage.inputTokens = num(m.inputTokenCount) ?? usage.inputTokens;
+        usage.outputTokens = num(m.outputTokenCount) ?? usage.outputTokens;
+        usage.cacheReadInputTokens = num(m.cacheReadInputTokenCount) ?? usage.cacheReadInputTokens;
+        usage.cacheWriteInputTokens = num(m.cacheWriteInputTokenCount) ?? usage.cacheWriteInputTokens;
+        usage.source = 'invocation-metrics';
+      }
+      return { out: sseEvent(type, event), end: true };
+    }
+    return { out: sseEvent(type, event), end: false };
+  };
+
+  async function* frames(): AsyncGenerator<Buffer> {
+    let pending: Buffer = Buffer.alloc(0);
+    try {
+      for await (const chunk of body) {
+        pending = pending.length === 0 ? (chunk as Buffer) : Buffer.concat([pending, chunk as Buffer]);
+        while (pending.length >= 4) {
+          const total = pending.readUInt32BE(0);
+          if (total < MIN_FRAME || total > MAX_FRAME) {
+            log.warn('bedrock event stream frame has an impossible length', { length: total, events });
+            throw new GatewayError('ERR_UPSTREAM_PROTOCOL', 'The upstream sent a corrupt event stream.');
+          }
+          if (pending.length < total) break;
+          // Copy: the codec reads through a DataView on the frame's own buffer.
+          const frame = new Uint8Array(pending.subarray(0, total));
+          pending = pending.subarray(total);
+          const { out, end } = handleFrame(frame);
+          if (out) yield out;
+          if (end) return;
+        }
+      }
+      if (pending.length > 0) log.warn('bedrock event stream ended inside a frame', { bytes: pending.length });
+    } finally {
+      body.destroy();
+    }
+  }
+
+  return Readable.from(frames(), { objectMode: false });
+}
