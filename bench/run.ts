@@ -206,6 +206,10 @@ upstreams:
     kind: anthropic
     baseUrl: ${upstreamUrl}
     apiKey: \${env:OCG_BENCH_UPSTREAM_KEY}
+models:
+  - { id: claude-sonnet-4-5, displayName: Claude Sonnet 4.5 }
+policies:
+  - { name: everyone, match: { everyone: true }, models: ['*'] }
 log:
   level: ${logLevel}
 `;
