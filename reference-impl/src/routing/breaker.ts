@@ -1,0 +1,192 @@
+/**
+ * A circuit breaker per routing target (ROUTING-12, ROUTING-13; issue 4, not yet wired).
+ *
+ * closed → open after `failureThreshold` consecutive failures, or when the error rate over the last `windowMs`
+ * reaches `errorRateThreshold` with at least `minRequests` outcomes in the window. While open, requests skip the
+ * target (they go to the next one) until `coolDownMs` has passed; then it is half-open and lets exactly one probe
+ * through. The probe's success closes it; its failure opens it again for another cool-down.
+ *
+ * State is per process on purpose: every replica sees its own network path to the upstream, and a breaker is a
+ * fast local reaction, not a record (brief §3: all durable state in PostgreSQL, none of it here).
+ */
+
+export type BreakerState = 'closed' | 'open' | 'half_open';
+
+export interface BreakerOptions {
+  /** Consecutive failures that open the breaker (default 5). */
+  failureThreshold?: number;
+  /** Error rate in [0, 1] over the window that opens the breaker (default 0.5). */
+  errorRateThreshold?: number;
+  /** Outcomes needed in the window before the error rate counts (default 10). */
+  minRequests?: number;
+  /** Sliding window for the error rate, ms (default 60 s). */
+  windowMs?: number;
+  /** How long the breaker stays open before a probe, ms (default 30 s). */
+  coolDownMs?: number;
+}
+
+/** What admins see per target. Times are ISO 8601 strings or null. */
+export interface BreakerSnapshot {
+  target: string;
+  state: BreakerState;
+  consecutiveFailures: number;
+  /** Failures / outcomes in the window (0 when the window is empty). */
+  errorRate: number;
+  /** Outcomes in the window. */
+  requests: number;
+  openedAt: string | null;
+  nextProbeAt: string | null;
+}
+
+/** Outcomes kept at most (bounds memory under heavy traffic; the window is also pruned by time). */
+const MAX_OUTCOMES = 1024;
+
+export class CircuitBreaker {
+  readonly target: string;
+  private readonly opts: Required<BreakerOptions>;
+  private readonly now: () => number;
+  private state: BreakerState = 'closed';
+  private consecutive = 0;
+  private openedAt: number | null = null;
+  private nextProbeAt: number | null = null;
+  private probeInFlight = false;
+  /** [time, ok] pairs, oldest first. */
+  private outcomes: Array<[number, boolean]> = [];
+
+  constructor(target: string, options: BreakerOptions = {}, now: () => number = Date.now) {
+    this.target = target;
+    this.now = now;
+    this.opts = {
+      failureThreshold: options.failureThreshold ?? 5,
+      errorRateThreshold: options.errorRateThreshold ?? 0.5,
+      minRequests: options.minRequests ?? 10,
+      windowMs: options.windowMs ?? 60_000,
+      coolDownMs: options.coolDownMs ?? 30_000,
+    };
+  }
+
+  /**
+   * May a request go to this target now? In the half-open state this claims the single probe slot: the caller
+   * MUST then report `success()`, `failure()` or `release()`.
+   */
+  tryAcquire(): boolean {
+    if (this.state === 'closed') return true;
+    if (this.state === 'open') {
+      if (this.nextProbeAt !== null && this.now() >= this.nextProbeAt) {
+        this.state = 'half_open';
+      } else {
+        return false;
+      }
+    }
+    if (this.probeInFlight) return false;
+    this.probeInFlight = true;
+    return true;
+  }
+
+  /** Would `tryAcquire()` succeed, without claiming anything (for ordering targets). */
+  get available(): boolean {
+    if (this.state === 'closed') return true;
+    if (this.state === 'half_open') return !this.probeInFlight;
+    return this.nextProbeAt !== null && this.now() >= this.nextProbeAt;
+  }
+
+  /** Epoch ms of the next probe while open, else null. */
+  get probeDueAt(): number | null {
+    return this.state === 'open' ? this.nextProbeAt : null;
+  }
+
+  success(): void {
+    this.record(true);
+    this.consecutive = 0;
+    this.probeInFlight = false;
+    if (this.state !== 'closed') {
+      this.state = 'closed';
+      this.openedAt = null;
+      this.nextProbeAt = null;
+      // A fresh start: the failures that opened it must not re-open it through the error rate.
+      this.outcomes = [[this.now(), true]];
+    }
+  }
+
+  failure(): void {
+    this.record(false);
+    this.consecutive++;
+    const wasProbe = this.state === 'half_open';
+    this.probeInFlight = false;
+    if (wasProbe || this.shouldOpen()) this.open();
+  }
+
+  /** The claimed attempt ended without telling anything about the target (e.g. the client went away). */
+  release(): void {
+    this.probeInFlight = false;
+  }
+
+  snapshot(): BreakerSnapshot {
+    this.prune();
+    const requests = this.outcomes.length;
+    const failures = this.outcomes.filter(([, ok]) => !ok).length;
+    // An open breaker whose cool-down is over reports half-open: that is what the next request will see.
+    const state = this.state === 'open' && this.available ? 'half_open' : this.state;
+    return {
+      target: this.target,
+      state,
+      consecutiveFailures: this.consecutive,
+      errorRate: requests === 0 ? 0 : failures / requests,
+      requests,
+      openedAt: this.openedAt === null ? null : new Date(this.openedAt).toISOString(),
+      nextProbeAt: this.nextProbeAt === null ? null : new Date(this.nextProbeAt).toISOString(),
+    };
+  }
+
+  private open(): void {
+    const now = this.now();
+    this.state = 'open';
+    this.openedAt = now;
+    this.nextProbeAt = now + this.opts.coolDownMs;
+  }
+
+  private shouldOpen(): boolean {
+    if (this.state !== 'closed') return false;
+    if (this.consecutive >= this.opts.failureThreshold) return true;
+    this.prune();
+    const n = this.outcomes.length;
+    if (n < this.opts.minRequests) return false;
+    const failures = this.outcomes.filter(([, ok]) => !ok).length;
+    return failures / n >= this.opts.errorRateThreshold;
+  }
+
+  private record(ok: boolean): void {
+    this.outcomes.push([this.now(), ok]);
+    if (this.outcomes.length > MAX_OUTCOMES) this.outcomes.splice(0, this.outcomes.length - MAX_OUTCOMES);
+  }
+
+  private prune(): void {
+    const cutoff = this.now() - this.opts.windowMs;
+    let i = 0;
+    while (i < this.outcomes.length && (this.outcomes[i] as [number, boolean])[0] < cutoff) i++;
+    if (i > 0) this.outcomes.splice(0, i);
+  }
+}
+
+/** One breaker per target key, created on first use. */
+export class BreakerRegistry {
+  private readonly breakers = new Map<string, CircuitBreaker>();
+  constructor(
+    private readonly options: BreakerOptions = {},
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get(target: string): CircuitBreaker {
+    let b = this.breakers.get(target);
+    if (!b) {
+      b = new CircuitBreaker(target, this.options, this.now);
+      this.breakers.set(target, b);
+    }
+    return b;
+  }
+
+  /** Every known target's state, in creation order (ROUTING-13). */
+  snapshot(): BreakerSnapshot[] {
+    return [...this.breakers.values()].map((b) => b.snapshot());
+  }
+}
