@@ -358,6 +358,8 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
     };
     const fail = (c: Classification): AttemptResult => {
       cleanup();
+      ac.abort();
+      body?.destroy();
       if (c.breakerFailure) s.breaker.failure();
       else s.breaker.success();
       return { kind: 'failed', c };
