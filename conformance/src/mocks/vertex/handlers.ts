@@ -30,8 +30,8 @@ import { ConnectionCut, DESTROY_CONNECTION_HEADER } from '../serve.ts';
 
 /** What the handlers need from the mock's state. */
 export interface VertexMockState {
-  /** The bearer token the mock accepts. */
-  readonly accessToken: string;
+  /** Whether the mock accepts this bearer token. */
+  acceptsToken(token: string): boolean;
   /** When set, only this project is served (others: 403 PERMISSION_DENIED, as for a project without access). */
   readonly projectId: string | undefined;
   /** `anthropic_version` values the mock accepts. */
@@ -189,8 +189,8 @@ function parsePath(url: string): VertexPath | null {
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
 
 async function answer(path: VertexPath, request: Request, state: VertexMockState): Promise<Response> {
-  const auth = request.headers.get('authorization') ?? '';
-  if (auth !== `Bearer ${state.accessToken}`) {
+  const auth = /^Bearer (\S+)$/.exec(request.headers.get('authorization') ?? '');
+  if (!auth || !state.acceptsToken(auth[1] as string)) {
     return googleError(401, googleMessage(401, path.project), {
       'www-authenticate': 'Bearer realm="https://accounts.google.com/"',
     });

@@ -32,6 +32,11 @@ export const SDK_API_VERSION = '2026-10-21';
 export interface MockVertexOptions {
   /** The OAuth2 access token the mock requires as `Authorization: Bearer` (default: a random `ya29.mock-…`). */
   accessToken?: string;
+  /**
+   * Accept any token this returns true for instead of `accessToken` alone (tokens that rotate, e.g. from a fake
+   * OAuth2 token endpoint).
+   */
+  acceptToken?: (token: string) => boolean;
   /** Serve only this project (others get 403 PERMISSION_DENIED). Default: any project. */
   projectId?: string;
   /** Accepted `anthropic_version` body values (default: vertex-2023-10-16 and the SDK's API version). */
@@ -99,7 +104,7 @@ export async function startMockVertex(options: MockVertexOptions = {}): Promise<
   };
 
   const state: VertexMockState = {
-    accessToken,
+    acceptsToken: options.acceptToken ?? ((token) => token === accessToken),
     projectId: options.projectId,
     versions: new Set(options.versions ?? [VERTEX_ANTHROPIC_VERSION, SDK_API_VERSION]),
     takeScript() {
