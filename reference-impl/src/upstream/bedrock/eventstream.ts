@@ -48,7 +48,10 @@ const METRICS_KEY = 'amazon-bedrock-invocationMetrics';
 
 const codec = new EventStreamCodec(toUtf8, fromUtf8);
 
-function headerString(headers: Record<string, { type: string; value: unknown }>, name: string): string | undefined {
+function headerString(
+  headers: Record<string, { type: string; value: unknown }>,
+  name: string,
+): string | undefined {
   const h = headers[name];
   return h && h.type === 'string' && typeof h.value === 'string' ? h.value : undefined;
 }
@@ -80,7 +83,9 @@ export function transcodeEventStream(body: Readable, log: Logger, usage: Bedrock
       message = codec.decode(frame);
     } catch (err) {
       log.warn('bedrock event stream frame failed its checks', { err, events });
-      throw new GatewayError('ERR_UPSTREAM_PROTOCOL', 'The upstream sent a corrupt event stream.', { cause: err });
+      throw new GatewayError('ERR_UPSTREAM_PROTOCOL', 'The upstream sent a corrupt event stream.', {
+        cause: err,
+      });
     }
     const headers = message.headers as Record<string, { type: string; value: unknown }>;
     const messageType = headerString(headers, ':message-type');
@@ -111,7 +116,8 @@ export function transcodeEventStream(body: Readable, log: Logger, usage: Bedrock
       const payload = JSON.parse(toUtf8(message.body)) as { bytes?: unknown };
       if (typeof payload.bytes !== 'string') throw new Error('chunk without bytes');
       const parsed: unknown = JSON.parse(Buffer.from(payload.bytes, 'base64').toString('utf8'));
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        throw new Error('not an object');
       event = parsed as Record<string, unknown>;
       if (typeof event.type !== 'string' || event.type === '') throw new Error('event without type');
     } catch (err) {
@@ -127,7 +133,8 @@ export function transcodeEventStream(body: Readable, log: Logger, usage: Bedrock
         usage.inputTokens = num(startUsage.input_tokens) ?? usage.inputTokens;
         usage.outputTokens = num(startUsage.output_tokens) ?? usage.outputTokens;
         usage.cacheReadInputTokens = num(startUsage.cache_read_input_tokens) ?? usage.cacheReadInputTokens;
-        usage.cacheWriteInputTokens = num(startUsage.cache_creation_input_tokens) ?? usage.cacheWriteInputTokens;
+        usage.cacheWriteInputTokens =
+          num(startUsage.cache_creation_input_tokens) ?? usage.cacheWriteInputTokens;
         usage.source = 'events';
       }
     } else if (type === 'message_delta') {
@@ -178,7 +185,8 @@ export function transcodeEventStream(body: Readable, log: Logger, usage: Bedrock
           if (end) return;
         }
       }
-      if (pending.length > 0) log.warn('bedrock event stream ended inside a frame', { bytes: pending.length });
+      if (pending.length > 0)
+        log.warn('bedrock event stream ended inside a frame', { bytes: pending.length });
     } finally {
       body.destroy();
     }

@@ -80,7 +80,11 @@ const STREAM_CONTENT_TYPE = 'application/vnd.amazon.eventstream';
 const Sha256 = Hash.bind(null, 'sha256');
 
 type SignerCredentials = ConstructorParameters<typeof SignatureV4>[0]['credentials'];
-type CredentialProvider = () => Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }>;
+type CredentialProvider = () => Promise<{
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}>;
 
 function credentialsFor(auth: BedrockAuthConfig): SignerCredentials | null {
   if (auth.type === 'api-key') return null;
@@ -126,7 +130,10 @@ export function betasFrom(rawHeaders: readonly string[]): string[] {
  * The Bedrock invoke body for an Anthropic body: without `model` and `stream`, with `anthropic_version` and the
  * header betas merged into `anthropic_beta` (after any the body already had).
  */
-export function toBedrockBody(body: Record<string, unknown>, betas: readonly string[]): Record<string, unknown> {
+export function toBedrockBody(
+  body: Record<string, unknown>,
+  betas: readonly string[],
+): Record<string, unknown> {
   const { model: _model, stream: _stream, anthropic_version: _version, anthropic_beta, ...rest } = body;
   const merged = new Set<string>(
     Array.isArray(anthropic_beta) ? anthropic_beta.filter((b): b is string => typeof b === 'string') : [],
@@ -336,7 +343,9 @@ export function createBedrockUpstream(config: BedrockUpstreamConfig, logger: Log
     return {
       status: 200,
       headers: { 'content-type': 'application/json', ...(requestId ? { 'request-id': requestId } : {}) },
-      body: Readable.from([Buffer.from(JSON.stringify({ input_tokens: inputTokens }))], { objectMode: false }),
+      body: Readable.from([Buffer.from(JSON.stringify({ input_tokens: inputTokens }))], {
+        objectMode: false,
+      }),
       usage,
     };
   }
