@@ -53,6 +53,28 @@ describe('the spec matches the contract', () => {
       ['listAdminApiKeys', 'get', '/v1/admin/api_keys', 'admin', 'admin'],
       ['createAdminApiKey', 'post', '/v1/admin/api_keys', 'admin', 'admin'],
       ['deleteAdminApiKey', 'delete', '/v1/admin/api_keys/{key_id}', 'admin', 'admin'],
+      ['invokeBedrockModel', 'post', '/model/{model_id}/invoke', 'bedrock-passthrough', 'bearer'],
+      [
+        'invokeBedrockModelStream',
+        'post',
+        '/model/{model_id}/invoke-with-response-stream',
+        'bedrock-passthrough',
+        'bearer',
+      ],
+      [
+        'vertexRawPredict',
+        'post',
+        '/v1/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:rawPredict',
+        'vertex-passthrough',
+        'bearer',
+      ],
+      [
+        'vertexStreamRawPredict',
+        'post',
+        '/v1/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:streamRawPredict',
+        'vertex-passthrough',
+        'bearer',
+      ],
     ]);
   });
 
@@ -87,6 +109,8 @@ describe('the spec matches the contract', () => {
       ['models', 'core'],
       ['admin', 'admin'],
       ['routing', 'routing'],
+      ['bedrock-passthrough', 'passthrough'],
+      ['vertex-passthrough', 'passthrough'],
     ]);
     const inference = (n: number) => [`INFERENCE-${n}`, 'MUST', n === 8 ? 'count-tokens' : 'inference'];
     const errors = (n: number) => [`ERRORS-${n}`, n === 5 ? 'MAY' : 'MUST', 'inference'];
@@ -113,6 +137,8 @@ describe('the spec matches the contract', () => {
       ['ADMIN-3', 'MUST', 'admin'],
       ['ADMIN-4', 'MUST', 'admin'],
       ...Array.from({ length: 15 }, (_, i) => [`ROUTING-${i + 1}`, 'MUST', 'routing']),
+      ...Array.from({ length: 6 }, (_, i) => [`PASSTHROUGH-${i + 1}`, 'MUST', 'bedrock-passthrough']),
+      ['PASSTHROUGH-7', 'MUST', 'vertex-passthrough'],
     ]);
   });
 

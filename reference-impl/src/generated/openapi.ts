@@ -418,10 +418,144 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/model/{model_id}/invoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Amazon Bedrock InvokeModel, served by the gateway (Bedrock pass-through, OCG extension).
+         * @description For clients configured for Amazon Bedrock (`CLAUDE_CODE_USE_BEDROCK=1`, `ANTHROPIC_BEDROCK_BASE_URL=<gateway>`,
+         *     `CLAUDE_CODE_SKIP_BEDROCK_AUTH=1`, the gateway access token as `AWS_BEARER_TOKEN_BEDROCK`). The body is a
+         *     Bedrock Anthropic body (the Messages body without `model` and `stream`, with `anthropic_version` and optionally
+         *     `anthropic_beta`); the model comes from the path (a Bedrock model id, inference-profile id or ARN) and is mapped
+         *     to the gateway's catalogue. The request is then served exactly as `createMessage` with `stream: false`: same
+         *     authentication, allowlist, routing and records. The answer is the Anthropic `Message`; errors are Bedrock
+         *     errors (`x-amzn-ErrorType` header, `{"message"}` body).
+         */
+        post: operations["invokeBedrockModel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/model/{model_id}/invoke-with-response-stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Amazon Bedrock InvokeModelWithResponseStream, served by the gateway (Bedrock pass-through, OCG extension).
+         * @description As `invokeBedrockModel`, served as `createMessage` with `stream: true`. The answer is an AWS event stream
+         *     (`application/vnd.amazon.eventstream`): one CRC-checked `:event-type: chunk` frame per Anthropic stream event,
+         *     whose JSON payload `{"bytes": "<base64 of the event JSON>"}` carries the event, written as each event arrives.
+         *     A failure after the stream has started is an `:message-type: exception` frame.
+         */
+        post: operations["invokeBedrockModelStream"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:rawPredict": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Google Vertex AI rawPredict for Anthropic models, served by the gateway (Vertex pass-through, OCG extension).
+         * @description For clients configured for Vertex AI (`CLAUDE_CODE_USE_VERTEX=1`, `ANTHROPIC_VERTEX_BASE_URL=<gateway>/v1`,
+         *     `CLAUDE_CODE_SKIP_VERTEX_AUTH=1`) or the Vertex SDK with the gateway access token as its access token. The
+         *     body is a Vertex Anthropic body (the Messages body without `model`, with `anthropic_version`); the model comes
+         *     from the path (`claude-sonnet-4-5@20250929`, `claude-sonnet-4-6`) and is mapped to the gateway's catalogue;
+         *     project and location are accepted and ignored (the gateway's routing decides where the request goes). Served
+         *     as `createMessage` (`stream` from the body); the answer is Anthropic JSON (or SSE if the body asks for a
+         *     stream). Errors use the Google error envelope `{"error": {code, message, status}}`.
+         */
+        post: operations["vertexRawPredict"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:streamRawPredict": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Google Vertex AI streamRawPredict for Anthropic models, served by the gateway (Vertex pass-through, OCG extension).
+         * @description As `vertexRawPredict`, served as `createMessage` with `stream: true`; the answer is the Anthropic SSE stream,
+         *     unchanged and unbuffered.
+         */
+        post: operations["vertexStreamRawPredict"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description A Bedrock or Vertex Anthropic request body. Only its shape as an object is checked here; the gateway checks the members it relies on (`anthropic_version`, `messages`, `max_tokens`, `anthropic_beta`) and answers in the provider's error shape.
+         * @example {
+         *       "anthropic_version": "bedrock-2023-05-31",
+         *       "max_tokens": 256,
+         *       "messages": [
+         *         {
+         *           "role": "user",
+         *           "content": "Hello"
+         *         }
+         *       ]
+         *     }
+         */
+        PassthroughRequest: Record<string, never>;
+        /**
+         * @example {
+         *       "message": "model 'claude-opus-4-1' is not allowed by policy 'eng'"
+         *     }
+         */
+        BedrockErrorResponse: {
+            message: string;
+        };
+        /**
+         * @example {
+         *       "error": {
+         *         "code": 400,
+         *         "message": "model 'claude-opus-4-1' is not allowed by policy 'eng'",
+         *         "status": "INVALID_ARGUMENT"
+         *       }
+         *     }
+         */
+        GoogleErrorResponse: {
+            error: {
+                code: number;
+                message: string;
+                status: string;
+            };
+        };
         /** @example req_018EeWyXxfu5pfWkrYcMdjWG */
         RequestId: string;
         /**
@@ -790,6 +924,27 @@ export interface components {
         };
     };
     responses: {
+        /** @description A Bedrock-shaped error (Bedrock pass-through): the exception name in `x-amzn-ErrorType`, `{"message"}` in the body, and the Bedrock status for it (`ValidationException` 400, `AccessDeniedException` 403, `ResourceNotFoundException` 404, `ThrottlingException` 429, `InternalServerException` 500, `ServiceUnavailableException` 503). A missing or invalid bearer is `401` with `UnrecognizedClientException`. */
+        BedrockError: {
+            headers: {
+                "request-id": components["headers"]["RequestId"];
+                "x-amzn-ErrorType": string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["BedrockErrorResponse"];
+            };
+        };
+        /** @description A Google-shaped error (Vertex pass-through): `{"error": {"code", "message", "status"}}` with the HTTP status in `code` and the canonical status name (`INVALID_ARGUMENT`, `UNAUTHENTICATED`, `PERMISSION_DENIED`, `NOT_FOUND`, `RESOURCE_EXHAUSTED`, `INTERNAL`, `UNAVAILABLE`, …) in `status`. */
+        GoogleError: {
+            headers: {
+                "request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["GoogleErrorResponse"];
+            };
+        };
         /** @description An RFC 6749 error object (OAuth endpoints only). */
         OAuthError: {
             headers: {
@@ -953,6 +1108,14 @@ export interface components {
         };
     };
     parameters: {
+        /** @description A Bedrock model id (`anthropic.claude-sonnet-4-5-20250929-v1:0`), a cross-region inference-profile id (`us.anthropic.…`, `eu.`, `apac.`, `global.`, …) or an ARN ending in one of those, percent-encoded. */
+        BedrockModelId: string;
+        /** @description The Google Cloud project the client names; accepted and not used for routing. */
+        VertexProject: string;
+        /** @description The Vertex region the client names (`global`, `us-east5`, …); accepted and not used for routing. */
+        VertexLocation: string;
+        /** @description A Vertex model id (`claude-sonnet-4-5@20250929`, `claude-sonnet-4-6`). */
+        VertexModel: string;
         /** @description Page size (1–1000, default 20). */
         Limit: number;
         /** @description Return the page after this id. */
@@ -1630,6 +1793,130 @@ export interface operations {
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
             default: components["responses"]["Error"];
+        };
+    };
+    invokeBedrockModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A Bedrock model id (`anthropic.claude-sonnet-4-5-20250929-v1:0`), a cross-region inference-profile id (`us.anthropic.…`, `eu.`, `apac.`, `global.`, …) or an ARN ending in one of those, percent-encoded. */
+                model_id: components["parameters"]["BedrockModelId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PassthroughRequest"];
+            };
+        };
+        responses: {
+            /** @description The Anthropic `Message`. */
+            200: {
+                headers: {
+                    "request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            default: components["responses"]["BedrockError"];
+        };
+    };
+    invokeBedrockModelStream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A Bedrock model id (`anthropic.claude-sonnet-4-5-20250929-v1:0`), a cross-region inference-profile id (`us.anthropic.…`, `eu.`, `apac.`, `global.`, …) or an ARN ending in one of those, percent-encoded. */
+                model_id: components["parameters"]["BedrockModelId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PassthroughRequest"];
+            };
+        };
+        responses: {
+            /** @description The answer as an AWS event stream of `chunk` frames. */
+            200: {
+                headers: {
+                    "request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.amazon.eventstream": string;
+                };
+            };
+            default: components["responses"]["BedrockError"];
+        };
+    };
+    vertexRawPredict: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The Google Cloud project the client names; accepted and not used for routing. */
+                project: components["parameters"]["VertexProject"];
+                /** @description The Vertex region the client names (`global`, `us-east5`, …); accepted and not used for routing. */
+                location: components["parameters"]["VertexLocation"];
+                /** @description A Vertex model id (`claude-sonnet-4-5@20250929`, `claude-sonnet-4-6`). */
+                model: components["parameters"]["VertexModel"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PassthroughRequest"];
+            };
+        };
+        responses: {
+            /** @description The Anthropic `Message`. */
+            200: {
+                headers: {
+                    "request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            default: components["responses"]["GoogleError"];
+        };
+    };
+    vertexStreamRawPredict: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The Google Cloud project the client names; accepted and not used for routing. */
+                project: components["parameters"]["VertexProject"];
+                /** @description The Vertex region the client names (`global`, `us-east5`, …); accepted and not used for routing. */
+                location: components["parameters"]["VertexLocation"];
+                /** @description A Vertex model id (`claude-sonnet-4-5@20250929`, `claude-sonnet-4-6`). */
+                model: components["parameters"]["VertexModel"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PassthroughRequest"];
+            };
+        };
+        responses: {
+            /** @description The Anthropic stream (see `asyncapi.yaml`). */
+            200: {
+                headers: {
+                    "request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            default: components["responses"]["GoogleError"];
         };
     };
 }
