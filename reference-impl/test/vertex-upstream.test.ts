@@ -395,6 +395,7 @@ describe('vertex upstream: OAuth2 bearer from a service-account key', () => {
   let tokenServer: Server;
   let dir: string;
   let keyFile: string;
+  let keyJson: Record<string, unknown>;
   let issued: string[];
   let expiresIn: number;
   let failTokens: boolean;
@@ -438,18 +439,16 @@ describe('vertex upstream: OAuth2 bearer from a service-account key', () => {
     const port = (tokenServer.address() as AddressInfo).port;
     dir = mkdtempSync(join(tmpdir(), 'ocg-vertex-'));
     keyFile = join(dir, 'sa.json');
-    writeFileSync(
-      keyFile,
-      JSON.stringify({
-        type: 'service_account',
-        project_id: PROJECT,
-        private_key_id: 'test-key-1',
-        private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
-        client_email: email,
-        client_id: '1234567890',
-        token_uri: `http://127.0.0.1:${port}/token`,
-      }),
-    );
+    keyJson = {
+      type: 'service_account',
+      project_id: PROJECT,
+      private_key_id: 'test-key-1',
+      private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      client_email: email,
+      client_id: '1234567890',
+      token_uri: `http://127.0.0.1:${port}/token`,
+    };
+    writeFileSync(keyFile, JSON.stringify(keyJson));
     tokenMock = await startMockVertex({ projectId: PROJECT, acceptToken: (t) => issued.includes(t) });
   });
   afterAll(async () => {
@@ -498,6 +497,27 @@ describe('vertex upstream: OAuth2 bearer from a service-account key', () => {
     await sendText(u, request());
     expect(issued).toEqual(['ya29.fake-1', 'ya29.fake-2']);
     await u.close();
+  });
+
+  it('ADC from GOOGLE_APPLICATION_CREDENTIALS: token_uri honoured, the quota project sent', async () => {
+    expiresIn = 3600;
+    const adcFile = join(dir, 'adc.json');
+    writeFileSync(adcFile, JSON.stringify({ ...keyJson, quota_project_id: 'ocg-billing' }));
+    const previous = process.env.GOOGLE_APPLICATION_CREDENTIALS;
+    process.env.GOOGLE_APPLICATION_CREDENTIALS = adcFile;
+    try {
+      const u = createVertexUpstream(
+        config({ baseUrl: `${tokenMock.url}/v1`, auth: { type: 'adc' } }),
+        logger,
+      );
+      expect((await sendText(u, request())).status).toBe(200);
+      expect(tokenMock.requests[0]?.headers.authorization).toBe('Bearer ya29.fake-1');
+      expect(tokenMock.requests[0]?.headers['x-goog-user-project']).toBe('ocg-billing');
+      await u.close();
+    } finally {
+      if (previous === undefined) delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
+      else process.env.GOOGLE_APPLICATION_CREDENTIALS = previous;
+    }
   });
 
   it('a token endpoint refusal is 502 api_error for the client, the detail in the log, nothing sent to Vertex', async () => {

@@ -41,9 +41,15 @@ export type VertexAuthConfig =
       token: string;
     };
 
+export interface AccessToken {
+  token: string;
+  /** The credential's quota project (ADC user credentials may carry one), sent as `x-goog-user-project`. */
+  quotaProjectId?: string;
+}
+
 export interface AccessTokenSource {
   /** A valid access token (cached; refreshed ahead of expiry). Rejects with ERR_UPSTREAM_AUTH. */
-  token(signal?: AbortSignal): Promise<string>;
+  token(signal?: AbortSignal): Promise<AccessToken>;
 }
 
 interface ServiceAccountKey {
@@ -57,18 +63,25 @@ interface ServiceAccountKey {
 /** Builds the token source for `auth`. Nothing is read or fetched until the first `token()` call. */
 export function createAccessTokenSource(auth: VertexAuthConfig, log: Logger): AccessTokenSource {
   if (auth.type === 'access-token') {
-    return { token: async () => auth.token };
+    return { token: async () => ({ token: auth.token }) };
   }
   const eagerRefreshThresholdMillis = auth.refreshBeforeExpiryMs ?? DEFAULT_REFRESH_BEFORE_EXPIRY_MS;
   let client: Promise<AuthClient> | undefined;
-  let inflight: Promise<string> | undefined;
+  let inflight: Promise<AccessToken> | undefined;
 
   const makeClient = async (): Promise<AuthClient> => {
     if (auth.type === 'adc') {
-      return new GoogleAuth({
+      const c = await new GoogleAuth({
         scopes: CLOUD_PLATFORM_SCOPE,
         clientOptions: { eagerRefreshThresholdMillis },
       }).getClient();
+      // ADC from a key file (GOOGLE_APPLICATION_CREDENTIALS) honours its token_uri as an explicit key does.
+      const file = process.env.GOOGLE_APPLICATION_CREDENTIALS;
+      if (file) {
+        const key = JSON.parse(await readFile(file, 'utf8')) as ServiceAccountKey;
+        if (key.type === 'service_account') honourTokenUri(c, key);
+      }
+      return c;
     }
     const key = JSON.parse(await readFile(auth.credentialsFile, 'utf8')) as ServiceAccountKey;
     if (typeof key.client_email !== 'string' || typeof key.private_key !== 'string') {
@@ -79,26 +92,19 @@ export function createAccessTokenSource(auth: VertexAuthConfig, log: Logger): Ac
       scopes: CLOUD_PLATFORM_SCOPE,
       clientOptions: { eagerRefreshThresholdMillis },
     }).getClient();
-    if (typeof key.token_uri === 'string' && key.token_uri !== GOOGLE_TOKEN_URL) {
-      const tokenUri = new URL(key.token_uri);
-      c.transporter.interceptors.request.add({
-        resolved: async (options) => {
-          if (String(options.url) === GOOGLE_TOKEN_URL) options.url = new URL(tokenUri);
-          return options;
-        },
-      });
-    }
+    honourTokenUri(c, key);
     return c;
   };
 
-  const fetchToken = async (): Promise<string> => {
+  const fetchToken = async (): Promise<AccessToken> => {
     client ??= makeClient().catch((err: unknown) => {
       client = undefined; // a missing file or bad key may be fixed without a restart
       throw err;
     });
-    const { token } = await (await client).getAccessToken();
+    const c = await client;
+    const { token } = await c.getAccessToken();
     if (!token) throw new Error('google-auth-library returned no access token');
-    return token;
+    return c.quotaProjectId ? { token, quotaProjectId: c.quotaProjectId } : { token };
   };
 
   return {
@@ -118,6 +124,18 @@ export function createAccessTokenSource(auth: VertexAuthConfig, log: Logger): Ac
       }
     },
   };
+}
+
+/** Sends the client's token requests to the key's `token_uri` when it is not Google's default endpoint. */
+function honourTokenUri(client: AuthClient, key: ServiceAccountKey): void {
+  if (typeof key.token_uri !== 'string' || key.token_uri === GOOGLE_TOKEN_URL) return;
+  const tokenUri = new URL(key.token_uri);
+  client.transporter.interceptors.request.add({
+    resolved: async (options) => {
+      if (String(options.url) === GOOGLE_TOKEN_URL) options.url = new URL(tokenUri);
+      return options;
+    },
+  });
 }
 
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {

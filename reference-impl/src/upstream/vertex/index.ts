@@ -29,7 +29,12 @@ import {
   type UpstreamResponse,
 } from '../anthropic.ts';
 import { connectionListed, HOP_BY_HOP } from '../headers.ts';
-import { type AccessTokenSource, createAccessTokenSource, type VertexAuthConfig } from './auth.ts';
+import {
+  type AccessToken,
+  type AccessTokenSource,
+  createAccessTokenSource,
+  type VertexAuthConfig,
+} from './auth.ts';
 import { mapVertexError } from './errors.ts';
 import {
   countTokensPath,
@@ -41,7 +46,7 @@ import {
   vertexBaseUrl,
 } from './request.ts';
 
-export type { AccessTokenSource, VertexAuthConfig } from './auth.ts';
+export type { AccessToken, AccessTokenSource, VertexAuthConfig } from './auth.ts';
 export { CLOUD_PLATFORM_SCOPE, DEFAULT_REFRESH_BEFORE_EXPIRY_MS } from './auth.ts';
 export { type MappedError, mapVertexError } from './errors.ts';
 export { VERTEX_ANTHROPIC_VERSION, vertexBaseUrl } from './request.ts';
@@ -72,7 +77,7 @@ const RELAYED_RESPONSE_HEADER =
   /^(content-type|content-encoding|cache-control|request-id|retry-after|retry-after-ms|anthropic-ratelimit-.*)$/;
 
 /** Builds the upstream request headers from the client's `rawHeaders`. */
-export function vertexRequestHeaders(rawHeaders: readonly string[], token: string): string[] {
+export function vertexRequestHeaders(rawHeaders: readonly string[], credential: AccessToken): string[] {
   const listed = new Set<string>();
   for (let i = 0; i < rawHeaders.length; i += 2) {
     if ((rawHeaders[i] as string).toLowerCase() === 'connection') {
@@ -87,14 +92,9 @@ export function vertexRequestHeaders(rawHeaders: readonly string[], token: strin
       out.push(lower, rawHeaders[i + 1] as string);
     }
   }
-  out.push(
-    'content-type',
-    'application/json',
-    'authorization',
-    `Bearer ${token}`,
-    'accept-encoding',
-    'identity',
-  );
+  out.push('content-type', 'application/json', 'authorization', `Bearer ${credential.token}`);
+  if (credential.quotaProjectId) out.push('x-goog-user-project', credential.quotaProjectId);
+  out.push('accept-encoding', 'identity');
   return out;
 }
 
@@ -195,13 +195,13 @@ export function createVertexUpstream(
     kind: 'vertex',
     async send(request): Promise<UpstreamResponse> {
       const { path, body } = translate(request);
-      const token = await tokens.token(request.signal);
+      const credential = await tokens.token(request.signal);
       let response: Awaited<ReturnType<Pool['request']>>;
       try {
         response = await pool.request({
           method: 'POST',
           path,
-          headers: vertexRequestHeaders(request.rawHeaders, token),
+          headers: vertexRequestHeaders(request.rawHeaders, credential),
           body,
           signal: request.signal,
           headersTimeout: request.awaitsWholeAnswer
