@@ -3,9 +3,10 @@
  * call, honouring the request's abort signal the way undici does (the body is destroyed).
  */
 import { Readable } from 'node:stream';
+import { expect } from 'vitest';
 import { GatewayError } from '../src/errors.ts';
-import type { Upstream, UpstreamRequest, UpstreamResponse } from '../src/upstream/anthropic.ts';
 import { type Clock, realClock } from '../src/routing/route.ts';
+import type { Upstream, UpstreamRequest, UpstreamResponse } from '../src/upstream/anthropic.ts';
 
 export type Step =
   | { throw: GatewayError | Error; delayMs?: number }
@@ -45,20 +46,38 @@ export function sse(event: string, data: unknown): string {
 }
 
 /** A complete streamed answer whose text is `text` and message id `id`. */
-export function answerEvents(id: string, text: string, inputTokens = 10, outputTokens = 5): Array<[string, unknown]> {
+export function answerEvents(
+  id: string,
+  text: string,
+  inputTokens = 10,
+  outputTokens = 5,
+): Array<[string, unknown]> {
   return [
     [
       'message_start',
       {
         type: 'message_start',
-        message: { id, type: 'message', role: 'assistant', model: 'm', content: [], usage: { input_tokens: inputTokens, output_tokens: 1 } },
+        message: {
+          id,
+          type: 'message',
+          role: 'assistant',
+          model: 'm',
+          content: [],
+          usage: { input_tokens: inputTokens, output_tokens: 1 },
+        },
       },
     ],
-    ['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }],
+    [
+      'content_block_start',
+      { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+    ],
     ['ping', { type: 'ping' }],
     ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }],
     ['content_block_stop', { type: 'content_block_stop', index: 0 }],
-    ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: outputTokens } }],
+    [
+      'message_delta',
+      { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: outputTokens } },
+    ],
     ['message_stop', { type: 'message_stop' }],
   ];
 }
@@ -71,7 +90,14 @@ function wait(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason)), { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
   });
 }
 
@@ -85,10 +111,13 @@ export function fakeUpstream(name: string, steps: Step[], fallback?: Step): Fake
     async send(request: UpstreamRequest): Promise<UpstreamResponse> {
       const call: Call = { upstreamModel: request.upstreamModel, signal: request.signal };
       calls.push(call);
-      const step = up.steps.shift() ?? fallback ?? { status: 200, json: { type: 'message', usage: { input_tokens: 1, output_tokens: 1 } } };
+      const step = up.steps.shift() ??
+        fallback ?? { status: 200, json: { type: 'message', usage: { input_tokens: 1, output_tokens: 1 } } };
       const signal = request.signal;
       if ('hang' in step) {
-        await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+        await new Promise((_, reject) =>
+          signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
+        );
         throw new Error('unreachable');
       }
       if (step.delayMs) await wait(step.delayMs, signal);
@@ -97,7 +126,11 @@ export function fakeUpstream(name: string, steps: Step[], fallback?: Step): Fake
         const text = JSON.stringify((step as { json?: unknown }).json ?? {});
         const body = Readable.from([Buffer.from(text)]);
         call.body = body;
-        return { status: step.status, headers: { 'content-type': 'application/json', ...step.headers }, body };
+        return {
+          status: step.status,
+          headers: { 'content-type': 'application/json', ...step.headers },
+          body,
+        };
       }
       const events = step.sse.map((e) => (typeof e === 'string' ? e : sse(e[0], e[1])));
       let i = 0;
@@ -130,7 +163,11 @@ export function fakeUpstream(name: string, steps: Step[], fallback?: Step): Fake
       call.body = body;
       return {
         status: step.status ?? 200,
-        headers: { 'content-type': 'text/event-stream; charset=utf-8', 'request-id': `req_${name}`, ...step.headers },
+        headers: {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'request-id': `req_${name}`,
+          ...step.headers,
+        },
         body,
       };
     },
@@ -139,13 +176,17 @@ export function fakeUpstream(name: string, steps: Step[], fallback?: Step): Fake
   return up;
 }
 
-/** Real timers, virtual sleeps: `sleep` returns at once and moves `now` forward; `sleeps` records each wait. */
-export function fakeClock(): Clock & { sleeps: number[]; advance(ms: number): void } {
+/**
+ * Real timers, virtual sleeps: `sleep` returns at once and moves `now` forward; `sleeps` records each wait. With
+ * `frozen`, `now` moves only by sleeps and `advance` (exact waits; for tests without real-time limits).
+ */
+export function fakeClock(frozen = false): Clock & { sleeps: number[]; advance(ms: number): void } {
   let offset = 0;
   const sleeps: number[] = [];
+  const base = Date.now();
   return {
     sleeps,
-    now: () => Date.now() + offset,
+    now: () => (frozen ? base : Date.now()) + offset,
     async sleep(ms, signal) {
       if (signal.aborted) throw signal.reason;
       sleeps.push(ms);
@@ -175,5 +216,15 @@ export function eventNames(text: string): string[] {
   return [...text.matchAll(/^event: (.+)$/gm)].map((m) => m[1] as string);
 }
 
-export const unreachable = () => new GatewayError('ERR_UPSTREAM_UNREACHABLE', 'The upstream could not be reached.');
+export const unreachable = () =>
+  new GatewayError('ERR_UPSTREAM_UNREACHABLE', 'The upstream could not be reached.');
 export const timeout = () => new GatewayError('ERR_UPSTREAM_TIMEOUT', 'The upstream did not answer in time.');
+
+/** The virtual sleeps match `expected` to within a few ms (real time passes between computing and taking a wait). */
+export function expectSleeps(actual: readonly number[], expected: readonly number[]): void {
+  expect(actual).toHaveLength(expected.length);
+  actual.forEach((ms, i) => {
+    expect(ms).toBeLessThanOrEqual(expected[i] as number);
+    expect(ms).toBeGreaterThan((expected[i] as number) - 20);
+  });
+}

@@ -2,7 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../src/errors.ts';
 import { CircuitBreaker } from '../src/routing/breaker.ts';
-import { classifyStatus, classifyStreamError, classifyThrown, parseRetryAfter } from '../src/routing/classify.ts';
+import {
+  classifyStatus,
+  classifyStreamError,
+  classifyThrown,
+  parseRetryAfter,
+} from '../src/routing/classify.ts';
 import { splitEvents } from '../src/routing/events.ts';
 import { findRoute, orderTargets, type RouteTarget, routeProblems } from '../src/routing/targets.ts';
 import { fakeUpstream } from './routing-fakes.ts';
@@ -32,7 +37,9 @@ describe('classifyStatus (ROUTING-2, ROUTING-3, ROUTING-10)', () => {
   });
 
   it('x-should-retry: false and billing errors rule out the target but not the others', () => {
-    expect(classifyStatus(429, 'rate_limit_error', { 'x-should-retry': 'false' }).disposition).toBe('failover');
+    expect(classifyStatus(429, 'rate_limit_error', { 'x-should-retry': 'false' }).disposition).toBe(
+      'failover',
+    );
     expect(classifyStatus(429, 'billing_error').disposition).toBe('failover');
   });
 
@@ -115,7 +122,12 @@ describe('CircuitBreaker (ROUTING-12, ROUTING-13)', () => {
     expect(b.tryAcquire()).toBe(true); // the probe
     expect(b.tryAcquire()).toBe(false); // only one
     b.success();
-    expect(b.snapshot()).toMatchObject({ state: 'closed', consecutiveFailures: 0, openedAt: null, nextProbeAt: null });
+    expect(b.snapshot()).toMatchObject({
+      state: 'closed',
+      consecutiveFailures: 0,
+      openedAt: null,
+      nextProbeAt: null,
+    });
     expect(b.tryAcquire()).toBe(true);
   });
 
@@ -138,7 +150,11 @@ describe('CircuitBreaker (ROUTING-12, ROUTING-13)', () => {
 
   it('opens on an error rate over the window, not on old outcomes', () => {
     const c = clock();
-    const b = new CircuitBreaker('a/m', { failureThreshold: 100, errorRateThreshold: 0.5, minRequests: 4, windowMs: 10_000 }, c.now);
+    const b = new CircuitBreaker(
+      'a/m',
+      { failureThreshold: 100, errorRateThreshold: 0.5, minRequests: 4, windowMs: 10_000 },
+      c.now,
+    );
     b.success();
     b.failure();
     b.success();
@@ -146,7 +162,11 @@ describe('CircuitBreaker (ROUTING-12, ROUTING-13)', () => {
     b.failure(); // 2 of 4
     expect(b.snapshot().state).toBe('open');
 
-    const d = new CircuitBreaker('b/m', { failureThreshold: 100, errorRateThreshold: 0.5, minRequests: 4, windowMs: 10_000 }, c.now);
+    const d = new CircuitBreaker(
+      'b/m',
+      { failureThreshold: 100, errorRateThreshold: 0.5, minRequests: 4, windowMs: 10_000 },
+      c.now,
+    );
     d.failure();
     d.failure();
     c.advance(11_000); // those two fall out of the window
@@ -173,11 +193,7 @@ describe('targets', () => {
     [0.74, ['a', 'b', 'c']],
     [0.76, ['b', 'a', 'c']],
   ])('spreads the weighted first tier by weight (random %s)', (r, order) => {
-    const ts: RouteTarget[] = [
-      { upstream: a, weight: 3 },
-      { upstream: b, weight: 1 },
-      { upstream: c },
-    ];
+    const ts: RouteTarget[] = [{ upstream: a, weight: 3 }, { upstream: b, weight: 1 }, { upstream: c }];
     expect(orderTargets(ts, () => r).map((t) => t.upstream.name)).toEqual(order);
   });
 
@@ -211,6 +227,9 @@ describe('splitEvents', () => {
     ]);
     expect(rest.toString()).toBe('event: c\ndata: {"y"');
     expect(splitEvents(Buffer.from('event: d\ndata: {bad\n\n')).events[0]?.malformed).toBe(true);
-    expect(splitEvents(Buffer.from(': keep-alive\n\n')).events[0]).toMatchObject({ name: 'message', malformed: false });
+    expect(splitEvents(Buffer.from(': keep-alive\n\n')).events[0]).toMatchObject({
+      name: 'message',
+      malformed: false,
+    });
   });
 });

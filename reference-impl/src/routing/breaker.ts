@@ -171,10 +171,13 @@ export class CircuitBreaker {
 /** One breaker per target key, created on first use. */
 export class BreakerRegistry {
   private readonly breakers = new Map<string, CircuitBreaker>();
-  constructor(
-    private readonly options: BreakerOptions = {},
-    private readonly now: () => number = Date.now,
-  ) {}
+  private readonly options: BreakerOptions;
+  private readonly now: () => number;
+
+  constructor(options: BreakerOptions = {}, now: () => number = Date.now) {
+    this.options = options;
+    this.now = now;
+  }
 
   get(target: string): CircuitBreaker {
     let b = this.breakers.get(target);

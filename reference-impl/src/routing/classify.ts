@@ -53,7 +53,10 @@ const RETRYABLE_STREAM_ERRORS: ReadonlySet<string> = new Set([
   'timeout_error',
 ]);
 
-function headerValue(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+function headerValue(
+  headers: Record<string, string | string[] | undefined>,
+  name: string,
+): string | undefined {
   const v = headers[name] ?? headers[name.toLowerCase()];
   return Array.isArray(v) ? v[0] : v;
 }
@@ -102,14 +105,21 @@ export function classifyStatus(
   headers: Record<string, string | string[] | undefined> = {},
   now: number = Date.now(),
 ): Classification {
-  const known = type !== undefined && ANTHROPIC_ERROR_TYPES.has(type) ? (type as AnthropicErrorType) : undefined;
+  const known =
+    type !== undefined && ANTHROPIC_ERROR_TYPES.has(type) ? (type as AnthropicErrorType) : undefined;
   const retryAfterMs = parseRetryAfter(headers, now);
   const shouldRetry = headerValue(headers, 'x-should-retry')?.trim().toLowerCase();
   const withRetryAfter = retryAfterMs === undefined ? {} : { retryAfterMs };
 
   if (status === 401 || status === 403) {
     // The gateway's own upstream credential is wrong: the operator's fault, never the client's (ROUTING-10).
-    return { disposition: 'failover', breakerFailure: true, status: 502, type: 'api_error', reason: `upstream ${status}` };
+    return {
+      disposition: 'failover',
+      breakerFailure: true,
+      status: 502,
+      type: 'api_error',
+      reason: `upstream ${status}`,
+    };
   }
   if (status === 501) {
     // This target lacks the feature (Bedrock count_tokens): another may have it; the target itself is healthy.
@@ -123,9 +133,17 @@ export function classifyStatus(
   }
   if (status === 408 || status === 429 || status === 529 || status >= 500) {
     const fallbackType: AnthropicErrorType =
-      status === 429 ? 'rate_limit_error' : status === 529 ? 'overloaded_error' : status === 504 || status === 408 ? 'timeout_error' : 'api_error';
+      status === 429
+        ? 'rate_limit_error'
+        : status === 529
+          ? 'overloaded_error'
+          : status === 504 || status === 408
+            ? 'timeout_error'
+            : 'api_error';
     const clientType: AnthropicErrorType =
-      known === undefined || known === 'authentication_error' || known === 'permission_error' ? fallbackType : known;
+      known === undefined || known === 'authentication_error' || known === 'permission_error'
+        ? fallbackType
+        : known;
     return {
       // `x-should-retry: false` (e.g. an upstream spend cap) rules out this target, not the others.
       disposition: shouldRetry === 'false' || clientType === 'billing_error' ? 'failover' : 'retry',
@@ -148,7 +166,13 @@ export function classifyStatus(
     return { disposition: 'final', breakerFailure: false, status, type: t, reason: `upstream ${status}` };
   }
   // 1xx/3xx: not something a Messages API answers; treat the target as broken.
-  return { disposition: 'retry', breakerFailure: true, status: 502, type: 'api_error', reason: `upstream ${status}` };
+  return {
+    disposition: 'retry',
+    breakerFailure: true,
+    status: 502,
+    type: 'api_error',
+    reason: `upstream ${status}`,
+  };
 }
 
 /** Classifies an error thrown by `Upstream.send` (before any response) or raised while reading a body. */
@@ -156,27 +180,65 @@ export function classifyThrown(err: unknown): Classification {
   if (err instanceof GatewayError) {
     switch (err.code) {
       case 'ERR_UPSTREAM_TIMEOUT':
-        return { disposition: 'retry', breakerFailure: true, status: 504, type: 'api_error', reason: 'upstream timeout' };
+        return {
+          disposition: 'retry',
+          breakerFailure: true,
+          status: 504,
+          type: 'api_error',
+          reason: 'upstream timeout',
+        };
       case 'ERR_UPSTREAM_UNREACHABLE':
       case 'ERR_UPSTREAM_PROTOCOL':
-        return { disposition: 'retry', breakerFailure: true, status: 502, type: 'api_error', reason: 'upstream unreachable' };
+        return {
+          disposition: 'retry',
+          breakerFailure: true,
+          status: 502,
+          type: 'api_error',
+          reason: 'upstream unreachable',
+        };
       case 'ERR_UPSTREAM_AUTH':
-        return { disposition: 'failover', breakerFailure: true, status: 502, type: 'api_error', reason: 'upstream auth' };
+        return {
+          disposition: 'failover',
+          breakerFailure: true,
+          status: 502,
+          type: 'api_error',
+          reason: 'upstream auth',
+        };
       case 'ERR_UPSTREAM_STATUS':
         return classifyStatus(err.status, err.type, err.headers);
       default:
         // A provider refusing the request itself (e.g. a body it cannot translate): the client's answer.
-        if (err.status < 500) return { disposition: 'final', breakerFailure: false, status: err.status, type: err.type, reason: err.code };
-        return { disposition: 'retry', breakerFailure: true, status: 502, type: 'api_error', reason: err.code };
+        if (err.status < 500)
+          return {
+            disposition: 'final',
+            breakerFailure: false,
+            status: err.status,
+            type: err.type,
+            reason: err.code,
+          };
+        return {
+          disposition: 'retry',
+          breakerFailure: true,
+          status: 502,
+          type: 'api_error',
+          reason: err.code,
+        };
     }
   }
   // Socket errors and the like that escaped a provider's mapping.
-  return { disposition: 'retry', breakerFailure: true, status: 502, type: 'api_error', reason: 'upstream failed' };
+  return {
+    disposition: 'retry',
+    breakerFailure: true,
+    status: 502,
+    type: 'api_error',
+    reason: 'upstream failed',
+  };
 }
 
 /** Classifies an SSE `error` event that arrived before any content was released to the client. */
 export function classifyStreamError(type: string | undefined): Classification {
-  const t = type !== undefined && ANTHROPIC_ERROR_TYPES.has(type) ? (type as AnthropicErrorType) : 'api_error';
+  const t =
+    type !== undefined && ANTHROPIC_ERROR_TYPES.has(type) ? (type as AnthropicErrorType) : 'api_error';
   if (RETRYABLE_STREAM_ERRORS.has(t)) {
     return {
       disposition: 'retry',

@@ -54,7 +54,8 @@ export function parseEvent(raw: Buffer): SseEvent {
   if (data.length === 0) return { raw, name, malformed: false };
   try {
     const parsed: unknown = JSON.parse(data.join('\n'));
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { raw, name, malformed: true };
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      return { raw, name, malformed: true };
     return { raw, name, data: parsed as Record<string, unknown>, malformed: false };
   } catch {
     return { raw, name, malformed: true };

@@ -26,7 +26,12 @@ import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { GatewayError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { UpstreamRequest, UpstreamResponse } from '../upstream/anthropic.ts';
-import { BreakerRegistry, type BreakerOptions, type BreakerSnapshot, type CircuitBreaker } from './breaker.ts';
+import {
+  type BreakerOptions,
+  BreakerRegistry,
+  type BreakerSnapshot,
+  type CircuitBreaker,
+} from './breaker.ts';
 import {
   type Classification,
   classifyStatus,
@@ -213,7 +218,8 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
   const maxJson = options.maxJsonBytes ?? 64 * 1024 * 1024;
 
   // Breakers exist from boot so admins see every target, not only those that served traffic.
-  for (const r of routes) for (const t of r.targets) if (t.model !== undefined) breakers.get(targetKey(t, r.model));
+  for (const r of routes)
+    for (const t of r.targets) if (t.model !== undefined) breakers.get(targetKey(t, r.model));
 
   const backoff = (retry: number) =>
     Math.min(backoffBase * 2 ** (retry - 1), backoffMax) * (1 - 0.25 * random());
@@ -263,7 +269,9 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
       }
       // Fewest attempts first (immediate failover), priority order among equals; wait if none is due yet.
       const fewest = Math.min(...usable.map((s) => s.attempts));
-      const next = usable.find((s) => s.attempts === fewest && s.notBefore <= now) ?? usable.find((s) => s.notBefore <= now);
+      const next =
+        usable.find((s) => s.attempts === fewest && s.notBefore <= now) ??
+        usable.find((s) => s.notBefore <= now);
       if (!next) {
         const wakeAt = Math.min(...usable.map((s) => s.notBefore));
         if (wakeAt >= deadline) break;
@@ -350,7 +358,11 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
       ac.abort(new Error('first-token limit'));
       body?.destroy();
     }, limit);
-    const alog = log.child({ upstream: s.target.upstream.name, upstream_model: s.model, attempt: s.attempts });
+    const alog = log.child({
+      upstream: s.target.upstream.name,
+      upstream_model: s.model,
+      attempt: s.attempts,
+    });
     const detach = () => opts.signal.removeEventListener('abort', onClientAbort);
     const cleanup = () => {
       cancelTimer();
@@ -415,14 +427,24 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
         cleanup();
         s.breaker.success();
         readJsonUsage(bytes, facts);
-        return { kind: 'answer', response: { ...res, body: Readable.from([bytes]) }, done: Promise.resolve() };
+        return {
+          kind: 'answer',
+          response: { ...res, body: Readable.from([bytes]) },
+          done: Promise.resolve(),
+        };
       } catch (err) {
         if (opts.signal.aborted) return abandoned();
         alog.warn('upstream answer was cut short', { err, timed_out: timedOut });
         return fail(timedOut ? TIMEOUT : BROKEN);
       }
     }
-    return streamAttempt(s, res, ac, opts, facts, alog, { cancelTimer, detach, fail, abandoned, timedOut: () => timedOut });
+    return streamAttempt(s, res, ac, opts, facts, alog, {
+      cancelTimer,
+      detach,
+      fail,
+      abandoned,
+      timedOut: () => timedOut,
+    });
   }
 
   /** Holds back a stream's opening events until content arrives, then relays it (see the module doc). */
@@ -479,7 +501,11 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
       });
       for (const b of held) out.push(b);
       held.length = 0;
-      outcome.resolve({ kind: 'answer', response: { status: res.status, headers: clientHeaders, body: out }, done: finished.promise });
+      outcome.resolve({
+        kind: 'answer',
+        response: { status: res.status, headers: clientHeaders, body: out },
+        done: finished.promise,
+      });
     };
 
     const emit = async (b: Buffer) => {
@@ -556,7 +582,7 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
     };
 
     const run = async () => {
-      let pending = Buffer.alloc(0);
+      let pending: Buffer = Buffer.alloc(0);
       try {
         for (;;) {
           if (out !== null) armIdle();
@@ -564,7 +590,7 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
           cancelIdle?.();
           cancelIdle = null;
           if (r.done) break;
-          pending = pending.length === 0 ? Buffer.from(r.value) : Buffer.concat([pending, r.value]);
+          pending = pending.length === 0 ? r.value : Buffer.concat([pending, r.value]);
           const { events, rest } = splitEvents(pending);
           pending = rest;
           if (pending.length > MAX_PENDING) throw new Error('unterminated SSE event over the size limit');
@@ -603,7 +629,10 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
           s.breaker.release();
           endClient();
         } else {
-          streamFailed(stalled ? 'The upstream stream stalled.' : 'The upstream stream was interrupted.', err);
+          streamFailed(
+            stalled ? 'The upstream stream stalled.' : 'The upstream stream was interrupted.',
+            err,
+          );
         }
       }
     };
@@ -621,7 +650,9 @@ function isAuth(c: Classification): boolean {
 function observeUsage(ev: SseEvent, facts: RouteFacts): void {
   if (ev.name !== 'message_start' && ev.name !== 'message_delta') return;
   const usage = (
-    ev.name === 'message_start' ? (ev.data?.message as Record<string, unknown> | undefined)?.usage : ev.data?.usage
+    ev.name === 'message_start'
+      ? (ev.data?.message as Record<string, unknown> | undefined)?.usage
+      : ev.data?.usage
   ) as Record<string, unknown> | undefined;
   if (!usage) return;
   // message_delta usage is cumulative: the latest value wins.
@@ -642,7 +673,9 @@ function readJsonUsage(bytes: Buffer, facts: RouteFacts): void {
 
 /** The stream body without content-encoding (the router reads the events, so it must see plain bytes). */
 function decodedBody(res: UpstreamResponse): { body: Readable; headers: UpstreamResponse['headers'] } {
-  const encoding = String(res.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  const encoding = String(res.headers['content-encoding'] ?? 'identity')
+    .trim()
+    .toLowerCase();
   const decoder =
     encoding === 'gzip' || encoding === 'x-gzip'
       ? createGunzip()

@@ -39,7 +39,10 @@ export function findRoute(routes: readonly Route[], model: string): Route | unde
  *
  * @param random a source in [0, 1) (injectable for tests)
  */
-export function orderTargets(targets: readonly RouteTarget[], random: () => number = Math.random): RouteTarget[] {
+export function orderTargets(
+  targets: readonly RouteTarget[],
+  random: () => number = Math.random,
+): RouteTarget[] {
   let tierEnd = 0;
   while (tierEnd < targets.length && (targets[tierEnd]?.weight ?? 0) > 0) tierEnd++;
   const tier = targets.slice(0, tierEnd);
