@@ -268,8 +268,6 @@ describe('vertex upstream: Google errors → the Anthropic envelope', () => {
     [503, 503, 'api_error'],
     [400, 400, 'invalid_request_error'],
     [404, 404, 'not_found_error'],
-    [401, 502, 'api_error'],
-    [403, 502, 'api_error'],
     [504, 504, 'timeout_error'],
     [500, 500, 'api_error'],
     [501, 501, 'not_supported'],
@@ -285,7 +283,7 @@ describe('vertex upstream: Google errors → the Anthropic envelope', () => {
       expect(res.text).not.toContain(PROJECT);
       const logged = logLines.find((l) => l.includes('vertex answered an error')) ?? '';
       expect(logged).toContain(`"upstream_status":${status}`);
-      if (![401, 503, 504].includes(status)) expect(logged).toContain(PROJECT);
+      if (![503, 504].includes(status)) expect(logged).toContain(PROJECT);
     },
   );
 
@@ -314,13 +312,6 @@ describe('vertex upstream: Google errors → the Anthropic envelope', () => {
       400,
       'invalid_request_error',
     ],
-    [
-      'an Anthropic authentication_error',
-      401,
-      { type: 'error', error: { type: 'authentication_error', message: 'x' } },
-      502,
-      'api_error',
-    ],
     ['an HTML 502 from a front end', 502, '<html>Bad Gateway</html>', 502, 'api_error'],
     ['an HTML 413', 413, '<html>Request Entity Too Large</html>', 413, 'request_too_large'],
   ])('%s is mapped', async (_n, status, body, clientStatus, type) => {
@@ -330,6 +321,31 @@ describe('vertex upstream: Google errors → the Anthropic envelope', () => {
     expect(JSON.parse(res.text)).toMatchObject({ type: 'error', error: { type } });
     expect(res.text).not.toContain(PROJECT);
   });
+
+  it.each([
+    ['Google 401 UNAUTHENTICATED', 401, undefined],
+    ['Google 403 PERMISSION_DENIED', 403, undefined],
+    [
+      'an Anthropic authentication_error',
+      401,
+      { type: 'error', error: { type: 'authentication_error', message: 'x' } },
+    ],
+    [
+      'PERMISSION_DENIED with another HTTP status',
+      400,
+      { error: { code: 400, message: 'denied', status: 'PERMISSION_DENIED' } },
+    ],
+  ])(
+    '%s (the gateway credential) is ERR_UPSTREAM_AUTH: 502 api_error, never 401/403',
+    async (_n, status, body) => {
+      mock.enqueue(body === undefined ? { status } : { status, body });
+      const err = await upstream.send(request()).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(GatewayError);
+      expect(err).toMatchObject({ code: 'ERR_UPSTREAM_AUTH', status: 502, type: 'api_error' });
+      expect((err as GatewayError).message).not.toContain(PROJECT);
+      expect(logLines.some((l) => l.includes('vertex refused the gateway credential'))).toBe(true);
+    },
+  );
 
   it('keeps retry-after, and derives it from a google.rpc.RetryInfo detail', async () => {
     mock.enqueue({ status: 429, headers: { 'retry-after': '7' } });

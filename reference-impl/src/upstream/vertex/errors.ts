@@ -30,6 +30,11 @@ export interface MappedError {
   type: AnthropicErrorType;
   /** The generic client-facing message. */
   message: string;
+  /**
+   * The upstream refused the gateway's own credential (UNAUTHENTICATED, PERMISSION_DENIED, HTTP 401/403): the
+   * operator's problem, which another target may not have (the router fails over on ERR_UPSTREAM_AUTH).
+   */
+  credential: boolean;
   /** Seconds, when the upstream said when to retry. */
   retryAfter?: string;
   /** For the log only: what the upstream said. */
@@ -166,8 +171,16 @@ export function mapVertexError(status: number, bodyText: string, retryAfterHeade
     retryAfter ??= retryInfoSeconds(e?.details);
   }
   const retryable = mapped.status === 429 || mapped.status >= 500;
+  const credential =
+    status === 401 ||
+    status === 403 ||
+    detail.googleStatus === 'UNAUTHENTICATED' ||
+    detail.googleStatus === 'PERMISSION_DENIED' ||
+    detail.anthropicType === 'authentication_error' ||
+    detail.anthropicType === 'permission_error';
   return {
     ...mapped,
+    credential,
     message: GENERIC[mapped.type],
     ...(retryable && retryAfter !== undefined ? { retryAfter } : {}),
     detail,

@@ -13,7 +13,9 @@
  *
  * Response → always Anthropic-shaped, so relay.ts relays it unchanged: 2xx JSON and SSE bodies are the undici body
  * itself (never buffered; back-pressure reaches Vertex); error answers are read (bounded) and re-issued as the
- * Anthropic envelope by ./errors.ts, the Google detail (project ids, quota names) going only to the log. One undici
+ * Anthropic envelope by ./errors.ts, the Google detail (project ids, quota names) going only to the log; a refused
+ * gateway credential (UNAUTHENTICATED / PERMISSION_DENIED) is thrown as ERR_UPSTREAM_AUTH (502 `api_error`, and the
+ * router's cue to fail over) — never a 401/403 the client would take as its own sign-in failing. One undici
  * Pool per upstream with connect / first-byte / idle timeouts; the request's signal aborts the Vertex call.
  */
 import { Readable } from 'node:stream';
@@ -232,14 +234,20 @@ export function createVertexUpstream(
         text,
         typeof retryAfter === 'string' ? retryAfter : undefined,
       );
-      log.warn('vertex answered an error', {
+      const fields = {
         upstream_status: mapped.detail.upstreamStatus,
         google_status: mapped.detail.googleStatus,
         upstream_error_type: mapped.detail.anthropicType,
         upstream_message: mapped.detail.message,
         client_status: mapped.status,
         client_error_type: mapped.type,
-      });
+      };
+      if (mapped.credential) {
+        // Thrown, not answered: the router fails over on ERR_UPSTREAM_AUTH; alone it renders 502 api_error.
+        log.error('vertex refused the gateway credential', fields);
+        throw new GatewayError('ERR_UPSTREAM_AUTH', 'The gateway could not authenticate with its upstream.');
+      }
+      log.warn('vertex answered an error', fields);
       const envelope = Buffer.from(
         JSON.stringify({ type: 'error', error: { type: mapped.type, message: mapped.message } }),
       );
