@@ -373,6 +373,7 @@ describe('bedrock upstream: credentials', () => {
       error: { type: 'api_error', message: 'The upstream failed to process the request.' },
     });
     expect(res.bedrockError?.credential).toBe(true);
+    expect(res.headers['x-should-retry']).toBe('false');
     expect(lines.join('')).toContain('bedrock refused the gateway credential');
     for (const line of lines) expect(line).not.toContain('wrong"');
   });
@@ -426,6 +427,8 @@ describe('bedrock upstream: errors', () => {
         expect(res.status).toBe(status);
         expect(res.headers['content-type']).toBe('application/json');
         expect(res.headers['retry-after']).toBe('3');
+        const credential = ['AccessDeniedException', 'UnrecognizedClientException'].includes(code);
+        expect(res.headers['x-should-retry']).toBe(credential ? 'false' : undefined);
         const body = JSON.parse(await text(res.body)) as {
           type: string;
           error: { type: string; message: string };

@@ -17,7 +17,8 @@
  * What comes back is always Anthropic-shaped, so relay.ts handles it like the anthropic kind: the `invoke` JSON is
  * the Anthropic Message as is; the event stream is transcoded frame by frame to SSE (./eventstream.ts); Bedrock
  * errors become the Anthropic envelope with the Anthropic-equivalent status and a generic message
- * (./errors.ts), the detail going to the log. Bedrock's `x-amzn-requestid` is returned as `request-id`, so relay
+ * (./errors.ts), the detail going to the log; a refused gateway credential is `502 api_error` with
+ * `x-should-retry: false` (never 401/403: the client's own sign-in is fine). Bedrock's `x-amzn-requestid` is returned as `request-id`, so relay
  * shows it to the client as `upstream-request-id`.
  *
  * Usage: besides the counts in the Anthropic JSON / SSE (which relay records), each response carries
@@ -284,6 +285,10 @@ export function createBedrockUpstream(config: BedrockUpstreamConfig, logger: Log
     const retryAfter = one(headers['retry-after']);
     if (retryAfter) extra['retry-after'] = retryAfter;
     if (requestId) extra['request-id'] = requestId;
+    // A refused gateway credential will be refused again: routing fails over instead of retrying this target
+    // (classify: ≥500 + `x-should-retry: false` → failover), and a client that gets it stops retrying at once
+    // instead of for minutes (protocol-facts §0, Claude Code honours x-should-retry).
+    if (credential) extra['x-should-retry'] = 'false';
     return {
       ...envelope(mapped.status, mapped.type, extra),
       usage,
