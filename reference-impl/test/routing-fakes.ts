@@ -30,6 +30,7 @@ export type Step =
 
 export interface Call {
   upstreamModel?: string;
+  requestBody: string;
   signal: AbortSignal;
   /** The response body given out (SSE/JSON), to check it was destroyed. */
   body?: Readable;
@@ -109,7 +110,11 @@ export function fakeUpstream(name: string, steps: Step[], fallback?: Step): Fake
     calls,
     steps,
     async send(request: UpstreamRequest): Promise<UpstreamResponse> {
-      const call: Call = { upstreamModel: request.upstreamModel, signal: request.signal };
+      const call: Call = {
+        upstreamModel: request.upstreamModel,
+        requestBody: request.body.toString('utf8'),
+        signal: request.signal,
+      };
       calls.push(call);
       const step = up.steps.shift() ??
         fallback ?? { status: 200, json: { type: 'message', usage: { input_tokens: 1, output_tokens: 1 } } };

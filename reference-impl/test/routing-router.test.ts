@@ -144,6 +144,33 @@ describe('retry and failover before the first byte (ROUTING-1, ROUTING-2)', () =
   });
 });
 
+describe('model ids per target (ROUTING-15)', () => {
+  it('an anthropic-kind target with its own model id gets it in the body; others get upstreamModel only', async () => {
+    const a = fakeUpstream('a', [{ status: 500, json: errorBody('api_error', 'x') }]);
+    const b = fakeUpstream('b', [ok()]);
+    const bedrockish = { ...b, kind: 'bedrock' as const, send: b.send };
+    const router = createRouter(
+      [
+        {
+          model: 'm',
+          targets: [
+            { upstream: a, model: 'claude-a-1' },
+            { upstream: bedrockish, model: 'anthropic.b-v1:0' },
+          ],
+        },
+      ],
+      { logger: createLogger({ level: 'error', write: () => {} }), clock: fakeClock(true), random: () => 0 },
+    );
+    const req = { ...streamRequest, body: Buffer.from('{"model" : "m","stream":true, "x": 1.50}') };
+    const routed = await router.send('m', req, { signal: new AbortController().signal });
+    await readText(routed.response.body);
+    expect(a.calls[0]?.requestBody).toBe('{"model" : "claude-a-1","stream":true, "x": 1.50}');
+    expect(b.calls[0]?.requestBody).toBe('{"model" : "m","stream":true, "x": 1.50}');
+    expect(b.calls[0]?.upstreamModel).toBe('anthropic.b-v1:0');
+    expect([routed.upstream, routed.model]).toEqual(['b', 'anthropic.b-v1:0']);
+  });
+});
+
 describe('non-retryable 4xx (ROUTING-3, ROUTING-11)', () => {
   it.each([
     [400, 'invalid_request_error', 'prompt is too long: 250000 tokens > 200000 maximum'],

@@ -25,6 +25,7 @@ import { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { GatewayError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
+import { findTopLevelMembers, replaceSpan } from '../policy/request-model.ts';
 import type { UpstreamRequest, UpstreamResponse } from '../upstream/anthropic.ts';
 import {
   type BreakerOptions,
@@ -385,7 +386,12 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
 
     let res: UpstreamResponse;
     try {
-      res = await s.target.upstream.send({ ...request, upstreamModel: s.target.model, signal: ac.signal });
+      res = await s.target.upstream.send({
+        ...request,
+        body: bodyFor(s.target, request.body),
+        upstreamModel: s.target.model,
+        signal: ac.signal,
+      });
     } catch (err) {
       if (opts.signal.aborted) return abandoned();
       if (timedOut) {
@@ -641,6 +647,18 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
   }
 
   return { send, health: () => breakers.snapshot() };
+}
+
+/**
+ * The body a target gets. Bedrock and Vertex take the model from `upstreamModel` (in their URL); the `anthropic` kind
+ * reads the body's `model`, so a target with its own model id gets it written into the raw bytes (the rest of the
+ * body is left byte for byte, INFERENCE-7). A body whose `model` is not one top-level string is left as it is.
+ */
+export function bodyFor(target: RouteTarget, body: Buffer): Buffer {
+  if (target.upstream.kind !== 'anthropic' || target.model === undefined) return body;
+  const spans = findTopLevelMembers(body, 'model');
+  if (spans === null || spans.length !== 1) return body;
+  return replaceSpan(body, spans[0] as { start: number; end: number }, target.model);
 }
 
 function isAuth(c: Classification): boolean {
