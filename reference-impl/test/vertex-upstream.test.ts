@@ -379,6 +379,31 @@ describe('vertex upstream: Google errors → the Anthropic envelope', () => {
   });
 });
 
+describe('vertex upstream: timeouts', () => {
+  const quick = { connectMs: 1000, firstByteMs: 300, idleMs: 300 };
+
+  it('no headers within the first-byte limit is 504 (ERR_UPSTREAM_TIMEOUT)', async () => {
+    const u = createVertexUpstream(config({ timeouts: quick }), logger);
+    mock.enqueue({ delayMs: 3000 });
+    const started = Date.now();
+    await expect(u.send(request({ json: { ...conversation, stream: true } }))).rejects.toMatchObject({
+      code: 'ERR_UPSTREAM_TIMEOUT',
+      status: 504,
+    });
+    expect(Date.now() - started).toBeLessThan(2000);
+    await u.close();
+  });
+
+  it('a stream silent past the idle limit fails its body with UND_ERR_BODY_TIMEOUT (relay.ts ends it with an SSE error)', async () => {
+    const u = createVertexUpstream(config({ timeouts: quick }), logger);
+    mock.enqueue({ holdAfter: 2 });
+    const res = await u.send(request({ json: { ...conversation, stream: true } }));
+    const err = await text(res.body).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('UND_ERR_BODY_TIMEOUT');
+    await u.close();
+  });
+});
+
 describe('vertex upstream: client abort', () => {
   it('aborting mid-stream closes the Vertex connection', async () => {
     mock.enqueue({ holdAfter: 1 });
