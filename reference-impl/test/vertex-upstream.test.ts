@@ -513,9 +513,9 @@ describe('vertex upstream: OAuth2 bearer from a service-account key', () => {
     );
 
   it('signs an assertion with the key, caches the token, and fetches a new one when it nears expiry', async () => {
-    // Tokens live 3600 s; "near expiry" is set to 3600 s − 1.2 s, so the first token is fresh for ~1.2 s.
+    // Tokens live 3600 s; "near expiry" is set to 3600 s − 2.5 s, so the first token is fresh for ~2.5 s.
     expiresIn = 3600;
-    const u = saUpstream(3_600_000 - 1200);
+    const u = saUpstream(3_600_000 - 2500);
     const bearer = () => tokenMock.requests.at(-1)?.headers.authorization;
     expect((await sendText(u, request())).status).toBe(200);
     expect(bearer()).toBe('Bearer ya29.fake-1');
@@ -523,7 +523,7 @@ describe('vertex upstream: OAuth2 bearer from a service-account key', () => {
     expect(bearer()).toBe('Bearer ya29.fake-1');
     expect(issued).toHaveLength(1);
 
-    await new Promise((r) => setTimeout(r, 1400));
+    await new Promise((r) => setTimeout(r, 2600));
     const results = await Promise.all([1, 2, 3, 4, 5].map(() => sendText(u, request())));
     expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
     expect(issued).toEqual(['ya29.fake-1', 'ya29.fake-2']);
