@@ -9,7 +9,13 @@ import {
   parseRetryAfter,
 } from '../src/routing/classify.ts';
 import { splitEvents } from '../src/routing/events.ts';
-import { findRoute, orderTargets, type RouteTarget, routeProblems } from '../src/routing/targets.ts';
+import {
+  findRoute,
+  orderTargets,
+  type RouteTarget,
+  routeProblems,
+  routesFromConfig,
+} from '../src/routing/targets.ts';
 import { fakeUpstream } from './routing-fakes.ts';
 
 describe('classifyStatus (ROUTING-2, ROUTING-3, ROUTING-10)', () => {
@@ -231,5 +237,33 @@ describe('splitEvents', () => {
       name: 'message',
       malformed: false,
     });
+  });
+});
+
+describe('routesFromConfig', () => {
+  it('builds each model route from its targets and sends the rest to the first upstream', () => {
+    const a = fakeUpstream('a', []);
+    const b = fakeUpstream('b', []);
+    const routes = routesFromConfig(
+      [
+        { id: 'claude-x', targets: [{ upstream: 'b', model: 'x@1', weight: 2 }, { upstream: 'a' }] },
+        { id: 'claude-y' },
+      ],
+      [a, b],
+    );
+    expect(routes.map((r) => [r.model, r.targets.map((t) => [t.upstream.name, t.model, t.weight])])).toEqual([
+      [
+        'claude-x',
+        [
+          ['b', 'x@1', 2],
+          ['a', undefined, undefined],
+        ],
+      ],
+      ['*', [['a', undefined, undefined]]],
+    ]);
+    expect(findRoute(routes, 'claude-y')?.model).toBe('*');
+    expect(() => routesFromConfig([{ id: 'm', targets: [{ upstream: 'nope' }] }], [a])).toThrow(
+      "model 'm': no upstream is named 'nope'",
+    );
   });
 });

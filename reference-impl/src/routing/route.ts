@@ -83,7 +83,8 @@ export interface RouterOptions {
   maxAttemptsPerRequest?: number;
   /**
    * Default overall deadline (ms from the call) for getting an answer the client can be given: response headers
-   * and, for a stream, its first content (default 60 s). Non-streaming requests get at least 10 minutes, because
+   * and, for a stream, its first content (default 120 s, room for one failover after a target that stayed silent
+   * for the whole first-token limit). Non-streaming requests get at least 10 minutes, because
    * their upstream sends headers only once the whole answer is ready.
    */
   deadlineMs?: number;
@@ -177,6 +178,8 @@ const OPENING_EVENTS = new Set(['message_start', 'ping', 'content_block_start', 
 /** An unterminated event larger than this breaks the stream (bounds memory). */
 const MAX_PENDING = 8 * 1024 * 1024;
 const MAX_ERROR_BODY = 64 * 1024;
+/** setTimeout's largest delay (a larger one fires at once). */
+const MAX_TIMER_MS = 2_147_483_647;
 
 const TIMEOUT: Classification = {
   disposition: 'retry',
@@ -211,7 +214,7 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
   const breakers = new BreakerRegistry(options.breaker, () => clock.now());
   const maxPerTarget = options.maxAttemptsPerTarget ?? 2;
   const maxPerRequest = options.maxAttemptsPerRequest ?? 4;
-  const deadlineMs = options.deadlineMs ?? 60_000;
+  const deadlineMs = options.deadlineMs ?? 120_000;
   const firstTokenMs = options.firstTokenMs ?? 60_000;
   const idleMs = options.idleMs ?? 60_000;
   const backoffBase = options.backoffBaseMs ?? 500;
@@ -352,7 +355,11 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
     opts.signal.addEventListener('abort', onClientAbort, { once: true });
     const limit = Math.max(
       0,
-      Math.min(deadline - clock.now(), request.awaitsWholeAnswer ? Number.POSITIVE_INFINITY : firstTokenMs),
+      Math.min(
+        deadline - clock.now(),
+        request.awaitsWholeAnswer ? Number.POSITIVE_INFINITY : firstTokenMs,
+        MAX_TIMER_MS,
+      ),
     );
     const cancelTimer = clock.setTimer(() => {
       timedOut = true;

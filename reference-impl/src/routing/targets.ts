@@ -77,3 +77,42 @@ export function routeProblems(routes: readonly Route[]): string[] {
   }
   return problems;
 }
+
+/** The shape of `config.models[]` the routes are built from (policy/config.ts `ModelConfig`). */
+export interface ModelRouteConfig {
+  id: string;
+  targets?: ReadonlyArray<{ upstream: string; model?: string; weight?: number }>;
+}
+
+/**
+ * The route table for a config: each model's `targets` (upstreams by name) in order; a model without targets, and
+ * any model without a route, goes to the first upstream with the client's canonical id (route `*`).
+ *
+ * @throws Error naming the model and upstream when a target names no configured upstream (config validation
+ *   reports this at boot already; this is the backstop).
+ */
+export function routesFromConfig(
+  models: readonly ModelRouteConfig[],
+  upstreams: readonly Upstream[],
+): Route[] {
+  const byName = new Map(upstreams.map((u) => [u.name, u]));
+  const routes: Route[] = [];
+  for (const m of models) {
+    if (!m.targets || m.targets.length === 0) continue;
+    routes.push({
+      model: m.id,
+      targets: m.targets.map((t) => {
+        const upstream = byName.get(t.upstream);
+        if (!upstream) throw new Error(`model '${m.id}': no upstream is named '${t.upstream}'`);
+        return {
+          upstream,
+          ...(t.model === undefined ? {} : { model: t.model }),
+          ...(t.weight === undefined ? {} : { weight: t.weight }),
+        };
+      }),
+    });
+  }
+  const first = upstreams[0];
+  if (first) routes.push({ model: '*', targets: [{ upstream: first }] });
+  return routes;
+}
