@@ -6,10 +6,11 @@
  * the stream with an error, never garbage; a client abort aborts the upstream; count_tokens and its 501.
  * (issue 4, not yet wired)
  */
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type MockAnthropic, startMockAnthropic } from '../../conformance/src/mocks/anthropic/index.ts';
 import {
+  chunkFrame,
   type MockBedrock,
   type MockBedrockScript,
   startMockBedrock,
@@ -18,6 +19,7 @@ import { parseSse } from '../../conformance/src/util/sse.ts';
 import { createLogger, type Logger, silentLogger } from '../src/log/logger.ts';
 import { createAnthropicUpstream, type Upstream, type UpstreamRequest } from '../src/upstream/anthropic.ts';
 import { bedrockErrorCode } from '../src/upstream/bedrock/errors.ts';
+import { type BedrockUsage, transcodeEventStream } from '../src/upstream/bedrock/eventstream.ts';
 import {
   type BedrockUpstreamConfig,
   type BedrockUpstreamResponse,
@@ -342,6 +344,23 @@ describe('bedrock upstream: credentials', () => {
     }
   });
 
+  it('answers 502 api_error (ERR_UPSTREAM_AUTH) when the default chain finds no credentials', async () => {
+    const saved = { ...process.env };
+    for (const k of Object.keys(process.env)) if (k.startsWith('AWS_')) delete process.env[k];
+    process.env.AWS_EC2_METADATA_DISABLED = 'true';
+    process.env.AWS_CONFIG_FILE = '/nonexistent/ocg-aws-config';
+    process.env.AWS_SHARED_CREDENTIALS_FILE = '/nonexistent/ocg-aws-credentials';
+    try {
+      const err = await make({ auth: { type: 'sigv4-default' } })
+        .send(request(conversation))
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'ERR_UPSTREAM_AUTH', status: 502, type: 'api_error' });
+      expect(bedrock.requests).toHaveLength(0);
+    } finally {
+      process.env = saved;
+    }
+  });
+
   it('sends a Bedrock API key as Authorization: Bearer without signing', async () => {
     const res = await make({ auth: { type: 'api-key', apiKey: bedrock.apiKey } }).send(request(conversation));
     expect(res.status).toBe(200);
@@ -469,6 +488,44 @@ describe('bedrock upstream: errors', () => {
 });
 
 describe('bedrock upstream: stream faults', () => {
+  it.each([
+    { name: 'one byte at a time', split: (b: Buffer) => [...b].map((x) => Buffer.from([x])) },
+    { name: 'all frames in one chunk', split: (b: Buffer) => [b] },
+    {
+      name: 'chunks cutting frames anywhere',
+      split: (b: Buffer) => [b.subarray(0, 7), b.subarray(7, 150), b.subarray(150)],
+    },
+  ])('decodes frames however the bytes are chunked ($name)', async ({ split }) => {
+    const frames = Buffer.concat([
+      chunkFrame({
+        type: 'message_start',
+        message: { id: 'm', usage: { input_tokens: 5, output_tokens: 1 } },
+      }),
+      chunkFrame({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'hé\n"x"' } }),
+      chunkFrame({
+        type: 'message_stop',
+        'amazon-bedrock-invocationMetrics': { inputTokenCount: 5, outputTokenCount: 2 },
+      }),
+    ]);
+    const usage: BedrockUsage = {};
+    const out = await text(transcodeEventStream(Readable.from(split(frames)), silentLogger, usage));
+    expect(events(out).map((e) => e.data)).toEqual([
+      { type: 'message_start', message: { id: 'm', usage: { input_tokens: 5, output_tokens: 1 } } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'hé\n"x"' } },
+      { type: 'message_stop' },
+    ]);
+    expect(usage).toMatchObject({ inputTokens: 5, outputTokens: 2, source: 'invocation-metrics' });
+  });
+
+  it('refuses a frame with an impossible length prelude', async () => {
+    const bad = Buffer.alloc(20);
+    bad.writeUInt32BE(0xffffffff, 0);
+    const err = await text(transcodeEventStream(Readable.from([bad]), silentLogger, {})).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'ERR_UPSTREAM_PROTOCOL' });
+  });
+
   it.each([
     { exception: 'throttlingException', type: 'rate_limit_error' },
     { exception: 'serviceUnavailableException', type: 'overloaded_error' },
