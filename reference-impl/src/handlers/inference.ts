@@ -9,20 +9,43 @@
  * it to, in the raw bytes of the body and nowhere else, so the upstream, the `inference_requests` row and the
  * allowlist all see the same model, and operator-defined aliases (which the upstream does not know) work.
  */
+import type { ServerResponse } from 'node:http';
 import { GatewayError } from '../errors.ts';
 import type { components } from '../generated/openapi.ts';
 import type { Handler, RequestContext } from '../http/context.ts';
 import type { PolicyConfig } from '../policy/config.ts';
 import { checkModelAllowed, type ModelCatalogue } from '../policy/models.ts';
 import { findTopLevelMembers, replaceSpan } from '../policy/request-model.ts';
-import type { Upstream } from '../upstream/anthropic.ts';
+import type { RouteFacts, Router } from '../routing/route.ts';
 import { relayResponse } from '../upstream/relay.ts';
 import { policyForRequest } from './policy.ts';
 
 type MessageCreateRequest = components['schemas']['MessageCreateRequest'];
 
 /** Operations that leave a row in `inference_requests`. */
-export const RECORDED_OPERATIONS: ReadonlySet<string> = new Set(['createMessage', 'countMessageTokens']);
+export const RECORDED_OPERATIONS: ReadonlySet<string> = new Set([
+  'createMessage',
+  'countMessageTokens',
+  // The pass-through surfaces (src/handlers/passthrough.ts) are createMessage in another shape.
+  'invokeBedrockModel',
+  'invokeBedrockModelStream',
+  'vertexRawPredict',
+  'vertexStreamRawPredict',
+]);
+
+/** The upstream path of every message request, whichever surface it arrived on. */
+const MESSAGES_PATH = '/v1/messages';
+
+/**
+ * How a message request that arrived in another shape (the Bedrock and Vertex pass-through surfaces) is served
+ * through createMessage's path: the caller has already put an Anthropic body in `ctx.body`.
+ */
+export interface MessageRequestOptions {
+  /** Headers relayed upstream instead of the client's `rawHeaders` (same flat `[name, value, …]` layout). */
+  rawHeaders?: readonly string[];
+  /** Where the answer is written instead of `ctx.res`: an encoder in front of it (Bedrock's event stream). */
+  res?: ServerResponse;
+}
 
 /** The model catalogue and the policies the allowlist is checked against. */
 export interface InferencePolicyDeps {
@@ -69,30 +92,75 @@ export function enforceModelAllowlist(ctx: RequestContext, deps: InferencePolicy
   return canonical;
 }
 
-async function relay(ctx: RequestContext, upstream: Upstream, awaitsWholeAnswer: boolean): Promise<void> {
-  ctx.facts.upstream = upstream.name;
-  const response = await upstream.send({
-    path: ctx.operation.path,
-    search: ctx.url.search,
-    rawHeaders: ctx.req.rawHeaders,
-    body: ctx.body?.raw ?? Buffer.alloc(0),
-    signal: ctx.signal,
-    awaitsWholeAnswer,
-  });
-  await relayResponse(ctx, response);
+/** Where message requests go: the router (routing/route.ts), which picks the target and fails over. */
+export type Dispatcher = Pick<Router, 'send'>;
+
+async function relay(
+  ctx: RequestContext,
+  router: Dispatcher,
+  awaitsWholeAnswer: boolean,
+  path: string = ctx.operation.path,
+  options: MessageRequestOptions = {},
+): Promise<void> {
+  // Filled in place by the router, so the record names the target that answered (or was tried last), with the
+  // usage seen so far, however the request ends (ROUTING-14, ROUTING-15).
+  const routeFacts: RouteFacts = { attempts: [], failed: false };
+  const noteTarget = () => {
+    if (routeFacts.upstream !== undefined) ctx.facts.upstream = routeFacts.upstream;
+    if (routeFacts.model !== undefined) ctx.facts.upstreamModel = routeFacts.model;
+  };
+  let routed: Awaited<ReturnType<Dispatcher['send']>>;
+  try {
+    routed = await router.send(
+      ctx.facts.model ?? '',
+      {
+        path,
+        search: ctx.url.search,
+        rawHeaders: options.rawHeaders ?? ctx.req.rawHeaders,
+        body: ctx.body?.raw ?? Buffer.alloc(0),
+        awaitsWholeAnswer,
+      },
+      { signal: ctx.signal, requestId: ctx.requestId, facts: routeFacts },
+    );
+  } finally {
+    noteTarget();
+  }
+  ctx.facts.upstream = routed.upstream;
+  ctx.facts.upstreamModel = routed.model;
+  try {
+    await relayResponse(options.res ? { ...ctx, res: options.res } : ctx, routed.response);
+  } finally {
+    const facts = await routed.done;
+    if (facts.failed) ctx.facts.errorType ??= facts.errorType ?? 'api_error';
+    ctx.facts.inputTokens ??= facts.inputTokens;
+    ctx.facts.outputTokens ??= facts.outputTokens;
+  }
+}
+
+/**
+ * createMessage itself: allowlist (alias rewrite) then relay. Exported so the pass-through surfaces serve their
+ * requests through exactly this path (same policy, routing and record).
+ */
+export async function serveMessageRequest(
+  ctx: RequestContext,
+  upstream: Dispatcher,
+  policy: InferencePolicyDeps,
+  options: MessageRequestOptions = {},
+): Promise<void> {
+  const body = ctx.body?.json as MessageCreateRequest;
+  ctx.facts.stream = body.stream === true;
+  enforceModelAllowlist(ctx, policy);
+  await relay(ctx, upstream, !ctx.facts.stream, MESSAGES_PATH, options);
 }
 
 /** @param policy the catalogue and policies the allowlist is enforced with (`config.models`, `config.policies`). */
 export function inferenceHandlers(
-  upstream: Upstream,
+  upstream: Dispatcher,
   policy: InferencePolicyDeps,
 ): Record<'createMessage' | 'countMessageTokens', Handler> {
   return {
     async createMessage(ctx) {
-      const body = ctx.body?.json as MessageCreateRequest;
-      ctx.facts.stream = body.stream === true;
-      enforceModelAllowlist(ctx, policy);
-      await relay(ctx, upstream, !ctx.facts.stream);
+      await serveMessageRequest(ctx, upstream, policy);
     },
     async countMessageTokens(ctx) {
       ctx.facts.stream = false;

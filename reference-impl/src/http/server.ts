@@ -37,6 +37,13 @@ export interface PipelineDeps {
   /** operationIds whose requests are recorded in `inference_requests`. */
   recordedOperations: ReadonlySet<string>;
   isDraining(): boolean;
+  /**
+   * Operations that answer errors in another protocol's shape (the Bedrock and Vertex pass-through surfaces), by
+   * operationId; the rest use `GatewayError.render`. Also applies to failures found before the handler runs.
+   */
+  errorRenderers?: Readonly<
+    Record<string, (err: GatewayError, requestId: string) => ReturnType<GatewayError['render']>>
+  >;
 }
 
 export interface InFlight {
@@ -171,6 +178,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
           model: facts.model ?? null,
           stream: facts.stream ?? null,
           upstream: facts.upstream ?? null,
+          upstreamModel: facts.upstreamModel ?? null,
           status: res.statusCode,
           errorType: facts.errorType ?? null,
           startedAt,
@@ -298,11 +306,17 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       if (!res.writableEnded) res.destroy();
       return;
     }
-    sendError(req, res, ctx.requestId, gatewayError);
+    sendError(req, res, ctx.requestId, gatewayError, deps.errorRenderers?.[ctx.operation.operationId]);
   }
 
-  function sendError(req: IncomingMessage, res: ServerResponse, requestId: string, err: GatewayError): void {
-    const rendered = err.render(requestId);
+  function sendError(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    err: GatewayError,
+    render?: (err: GatewayError, requestId: string) => ReturnType<GatewayError['render']>,
+  ): void {
+    const rendered = render ? render(err, requestId) : err.render(requestId);
     if (!req.complete && bodyTooCostlyToDrain(req, err)) lingerAndDiscard(req);
     res.writeHead(rendered.status, rendered.headers);
     res.end(rendered.body);

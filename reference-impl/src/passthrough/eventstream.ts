@@ -1,0 +1,175 @@
+/**
+ * Anthropic SSE → AWS event stream, for Bedrock InvokeModelWithResponseStream served by the gateway
+ * (PASSTHROUGH-5).
+ *
+ * The answer is relayed by the same code as `POST /v1/messages` (src/upstream/relay.ts), which writes complete SSE
+ * events to the response as they arrive. {@link eventStreamResponse} stands in front of the client's response and
+ * turns each event into one event-stream frame as it is written — nothing is held beyond a partial event — so the
+ * relay's back-pressure, idle timeout and error handling apply unchanged:
+ *
+ * - a data event → `:message-type: event`, `:event-type: chunk`, `:content-type: application/json`, payload
+ *   `{"bytes": "<base64 of the event JSON>"}` (what the Bedrock SDK and Claude Code decode);
+ * - an SSE `error` event (an upstream error mid-stream, or the relay's own for a cut or stalled upstream) → an
+ *   `:message-type: exception` frame (`throttlingException`, `serviceUnavailableException`,
+ *   `validationException`, `internalServerException`) with `{"message"}`, which the Bedrock SDK raises as an
+ *   error: a broken stream never ends cleanly.
+ *
+ * Frames are encoded with `@smithy/eventstream-codec` (lengths and both CRC-32s). A non-stream JSON answer passes
+ * through untouched.
+ */
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { EventStreamCodec, type MessageHeaders } from '@smithy/eventstream-codec';
+import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
+
+const codec = new EventStreamCodec(toUtf8, fromUtf8);
+
+const str = (value: string) => ({ type: 'string' as const, value });
+
+/** One `chunk` frame carrying one Anthropic stream event (its JSON text). */
+export function chunkFrame(eventJson: string): Uint8Array {
+  const headers: MessageHeaders = {
+    ':event-type': str('chunk'),
+    ':content-type': str('application/json'),
+    ':message-type': str('event'),
+  };
+  const body = fromUtf8(JSON.stringify({ bytes: Buffer.from(eventJson, 'utf8').toString('base64') }));
+  return codec.encode({ headers, body });
+}
+
+/** The exception frame for an Anthropic error type. */
+export function exceptionFrame(errorType: string, message: string): Uint8Array {
+  const exception =
+    errorType === 'rate_limit_error'
+      ? 'throttlingException'
+      : errorType === 'overloaded_error'
+        ? 'serviceUnavailableException'
+        : errorType === 'invalid_request_error'
+          ? 'validationException'
+          : 'internalServerException';
+  const headers: MessageHeaders = {
+    ':exception-type': str(exception),
+    ':content-type': str('application/json'),
+    ':message-type': str('exception'),
+  };
+  return codec.encode({ headers, body: fromUtf8(JSON.stringify({ message })) });
+}
+
+/** Turns SSE text into event-stream frames, event by event; a partial event waits for its end. */
+export class SseToEventStream {
+  private pending = '';
+
+  push(chunk: Buffer | string): Buffer {
+    this.pending += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+    const frames: Uint8Array[] = [];
+    for (;;) {
+      const m = /\r?\n\r?\n/.exec(this.pending);
+      if (!m) break;
+      const block = this.pending.slice(0, m.index);
+      this.pending = this.pending.slice(m.index + m[0].length);
+      const frame = this.frameFor(block);
+      if (frame) frames.push(frame);
+    }
+    return Buffer.concat(frames);
+  }
+
+  private frameFor(block: string): Uint8Array | null {
+    let event = 'message';
+    const data: string[] = [];
+    for (const line of block.split(/\r?\n/)) {
+      if (line.startsWith('event:')) event = line.slice(6).trim();
+      else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+    }
+    if (data.length === 0) return null;
+    const json = data.join('\n');
+    if (event === 'error') {
+      let type = 'api_error';
+      let message = 'The upstream stream failed.';
+      try {
+        const parsed = JSON.parse(json) as { error?: { type?: unknown; message?: unknown } };
+        if (typeof parsed.error?.type === 'string') type = parsed.error.type;
+        if (typeof parsed.error?.message === 'string') message = parsed.error.message;
+      } catch {
+        // keep the defaults
+      }
+      return exceptionFrame(type, message);
+    }
+    return chunkFrame(json);
+  }
+}
+
+function contentType(headers: OutgoingHttpHeaders): string {
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.toLowerCase() === 'content-type') return String(value ?? '');
+  }
+  return '';
+}
+
+/**
+ * A response for `relayResponse` that writes to `res`, re-encoding an SSE answer as an AWS event stream. It offers
+ * exactly what the relay uses of a `ServerResponse` (writeHead, flushHeaders, write with back-pressure, end,
+ * drain/close events, socket, destroyed).
+ */
+export function eventStreamResponse(res: ServerResponse): ServerResponse {
+  let encoder: SseToEventStream | null = null;
+  const adapter = {
+    get socket() {
+      return res.socket;
+    },
+    get destroyed() {
+      return res.destroyed;
+    },
+    get headersSent() {
+      return res.headersSent;
+    },
+    get writableEnded() {
+      return res.writableEnded;
+    },
+    writeHead(status: number, headers: OutgoingHttpHeaders = {}) {
+      if (/^text\/event-stream\b/i.test(contentType(headers))) {
+        encoder = new SseToEventStream();
+        const out: OutgoingHttpHeaders = {};
+        for (const [name, value] of Object.entries(headers)) {
+          if (name.toLowerCase() !== 'content-type') out[name] = value;
+        }
+        out['content-type'] = 'application/vnd.amazon.eventstream';
+        out['x-amzn-bedrock-content-type'] = 'application/json';
+        res.writeHead(status, out);
+      } else {
+        res.writeHead(status, headers);
+      }
+      return adapter;
+    },
+    flushHeaders() {
+      res.flushHeaders();
+    },
+    write(chunk: Buffer | string): boolean {
+      if (!encoder) return res.write(chunk);
+      const frames = encoder.push(chunk);
+      return frames.length === 0 ? true : res.write(frames);
+    },
+    end(chunk?: Buffer | string) {
+      if (chunk !== undefined && encoder) {
+        const frames = encoder.push(chunk);
+        res.end(frames);
+      } else if (chunk !== undefined) {
+        res.end(chunk);
+      } else {
+        res.end();
+      }
+      return adapter;
+    },
+    once(event: string, listener: (...args: unknown[]) => void) {
+      res.once(event, listener);
+      return adapter;
+    },
+    on(event: string, listener: (...args: unknown[]) => void) {
+      res.on(event, listener);
+      return adapter;
+    },
+    off(event: string, listener: (...args: unknown[]) => void) {
+      res.off(event, listener);
+      return adapter;
+    },
+  };
+  return adapter as unknown as ServerResponse;
+}
