@@ -10,9 +10,9 @@ import { type MockAnthropic, startMockAnthropic } from '../../conformance/src/mo
 import { GatewayError } from '../src/errors.ts';
 import type { RequestContext, RequestFacts } from '../src/http/context.ts';
 import { createLogger } from '../src/log/logger.ts';
-import { createRouter, type RouteFacts, type Router, type RouterOptions } from '../src/routing/route.ts';
+import { createRouter, type Router, type RouterOptions } from '../src/routing/route.ts';
+import { relayRouted } from '../src/routing/serve.ts';
 import { createAnthropicUpstream, type Upstream } from '../src/upstream/anthropic.ts';
-import { relayResponse } from '../src/upstream/relay.ts';
 import { eventNames, expectSleeps, fakeClock } from './routing-fakes.ts';
 
 const MODEL = 'claude-test-1';
@@ -40,8 +40,8 @@ function upstream(name: string, mock: MockAnthropic, apiKey = mock.apiKey): Upst
 interface Gateway {
   url: string;
   router: Router;
-  facts: RouteFacts[];
-  ctxFacts: RequestFacts[];
+  /** `ctx.facts` of each request, as the request record reads them. */
+  facts: RequestFacts[];
   close(): Promise<void>;
 }
 
@@ -54,8 +54,7 @@ async function gateway(targets: Upstream[], options: Partial<RouterOptions> = {}
     idleMs: 400,
     ...options,
   });
-  const facts: RouteFacts[] = [];
-  const ctxFacts: RequestFacts[] = [];
+  const facts: RequestFacts[] = [];
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -64,8 +63,6 @@ async function gateway(targets: Upstream[], options: Partial<RouterOptions> = {}
     res.on('close', () => {
       if (!res.writableFinished) ac.abort(new Error('client gone'));
     });
-    const f: RouteFacts = { attempts: [], failed: false };
-    facts.push(f);
     const ctx = {
       requestId: 'req_gw',
       res,
@@ -73,20 +70,15 @@ async function gateway(targets: Upstream[], options: Partial<RouterOptions> = {}
       logger,
       facts: {},
     } as unknown as RequestContext;
-    ctxFacts.push(ctx.facts);
+    facts.push(ctx.facts);
     try {
-      const routed = await router.send(
-        MODEL,
-        {
-          path: '/v1/messages',
-          search: '',
-          rawHeaders: req.rawHeaders,
-          body,
-          awaitsWholeAnswer: !String(body).includes('"stream":true'),
-        },
-        { signal: ac.signal, requestId: 'req_gw', facts: f },
-      );
-      await relayResponse(ctx, routed.response);
+      await relayRouted(ctx, router, MODEL, {
+        path: '/v1/messages',
+        search: '',
+        rawHeaders: req.rawHeaders,
+        body,
+        awaitsWholeAnswer: !String(body).includes('"stream":true'),
+      });
     } catch (err) {
       if (err instanceof GatewayError && !res.headersSent) {
         const r = err.render('req_gw');
@@ -103,7 +95,6 @@ async function gateway(targets: Upstream[], options: Partial<RouterOptions> = {}
     url: `http://127.0.0.1:${port}`,
     router,
     facts,
-    ctxFacts,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
@@ -156,7 +147,8 @@ describe('failover over real HTTP, invisible to the client', () => {
     expect(text.match(/event: message_start/g)).toHaveLength(1);
     expect(mockA.requests).toHaveLength(1);
     expect(mockB.requests).toHaveLength(1);
-    expect(gw.facts[0]).toMatchObject({ upstream: 'b', failed: false });
+    expect(gw.facts[0]).toMatchObject({ upstream: 'b' });
+    expect(gw.facts[0]?.errorType).toBeUndefined();
     expect(gw.facts[0]?.outputTokens).toBeGreaterThan(0);
     await gw.close();
   });
@@ -220,8 +212,7 @@ describe('streams after content over real HTTP', () => {
     expect(names).not.toContain('message_stop');
     expect(text).toContain('"type":"api_error"');
     expect(mockB.requests).toHaveLength(0);
-    expect(gw.facts[0]?.failed).toBe(true);
-    expect(gw.ctxFacts[0]?.errorType).toBe('api_error'); // relay.ts records the error event it relayed
+    expect(gw.facts[0]?.errorType).toBe('api_error'); // the record marks the request failed
     await gw.close();
   });
 
@@ -274,7 +265,8 @@ describe('streams after content over real HTTP', () => {
     const text = await (await post(gw, true)).text();
     expect(Date.now() - started).toBeLessThan(2000);
     expect(eventNames(text).at(-1)).toBe('message_stop');
-    expect(gw.facts[0]).toMatchObject({ failed: false, inputTokens: 3, outputTokens: 2 });
+    expect(gw.facts[0]).toMatchObject({ inputTokens: 3, outputTokens: 2 });
+    expect(gw.facts[0]?.errorType).toBeUndefined();
     await gw.close();
   });
 
@@ -325,6 +317,25 @@ describe('streams after content over real HTTP', () => {
     const t0 = Date.now();
     while (!seen.closedByClient && Date.now() - t0 < 1000) await new Promise((r) => setTimeout(r, 20));
     expect(seen.closedByClient).toBe(true);
+    expect(gw.facts[0]?.inputTokens).toBeGreaterThan(0);
+    await gw.close();
+  });
+
+  it('a client disconnect during hold-back aborts the upstream and still records the usage seen', async () => {
+    const gw = await gateway([upstream('a', mockA)], { firstTokenMs: 30_000 });
+    mockA.enqueue({ holdAfter: 1 });
+    const client = new AbortController();
+    const pending = post(gw, true, client.signal).catch((err: unknown) => err);
+    const seen = await mockA.waitForRequest(() => true, 2000);
+    await new Promise((r) => setTimeout(r, 100)); // message_start is held by the router now
+    client.abort();
+    await pending;
+    const t0 = Date.now();
+    while (!seen.closedByClient && Date.now() - t0 < 1000) await new Promise((r) => setTimeout(r, 20));
+    expect(seen.closedByClient).toBe(true);
+    while (gw.facts[0]?.inputTokens === undefined && Date.now() - t0 < 1000)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(gw.facts[0]).toMatchObject({ upstream: 'a' });
     expect(gw.facts[0]?.inputTokens).toBeGreaterThan(0);
     await gw.close();
   });

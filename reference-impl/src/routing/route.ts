@@ -647,6 +647,10 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
             err,
           );
         }
+      } finally {
+        cancelIdle?.();
+        // Every way out settles `done` (a consumer that went away mid-write leaves through a 'stop').
+        finished.resolve();
       }
     };
     void run();
