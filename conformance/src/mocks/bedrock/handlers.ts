@@ -123,6 +123,10 @@ function frameBytes(frame: MockBedrockFrame, pad: boolean): Uint8Array {
         frame.message ??
         DEFAULT_MESSAGES[frame.exception.charAt(0).toUpperCase() + frame.exception.slice(1)] ??
         'error',
+      // Real Bedrock adds the model's own status and message to this one.
+      ...(frame.exception === 'modelStreamErrorException'
+        ? { originalStatusCode: 500, originalMessage: 'The model failed while streaming.' }
+        : {}),
       ...frame.fields,
     });
   }
