@@ -375,6 +375,18 @@ describe('streams after release (ROUTING-6 … ROUTING-9)', () => {
     expect(a.calls[0]?.body?.destroyed).toBe(true);
   });
 
+  it('events split across chunks at any byte arrive whole and unchanged (CRLF framing too)', async () => {
+    const transcript = answerEvents('msg_a', 'héllo')
+      .map((e) => sse(e[0], e[1]))
+      .join('')
+      .replaceAll('\n', '\r\n');
+    const pieces = transcript.match(/[\s\S]{1,7}/g) ?? [];
+    const a = fakeUpstream('a', [{ sse: pieces }]);
+    const { router } = setup([a]);
+    const routed = await router.send('m', streamRequest, { signal: new AbortController().signal });
+    expect(await readText(routed.response.body)).toBe(transcript);
+  });
+
   it('drops a malformed event and logs it; everything else arrives', async () => {
     const events = answerEvents('msg_a', 'x').map((e) => sse(e[0], e[1]));
     events.splice(4, 0, 'event: content_block_delta\ndata: {"type":"content_block_delta","ind\n\n');

@@ -19,29 +19,38 @@ const LF2 = Buffer.from('\n\n');
 const CRLF2 = Buffer.from('\r\n\r\n');
 const CR2 = Buffer.from('\r\r');
 
-/** Index just past the first event terminator in `buf` at or after `from`, or -1. */
-function nextBoundary(buf: Buffer, from: number): number {
-  let best = -1;
-  for (const sep of [LF2, CRLF2, CR2]) {
-    const i = buf.indexOf(sep, from);
-    if (i >= 0 && (best < 0 || i + sep.length < best)) best = i + sep.length;
-  }
-  return best;
-}
+const SEPARATORS = [LF2, CRLF2, CR2];
 
 /** Splits off the complete events at the start of `buf`; `rest` is the unfinished tail. */
 export function splitEvents(buf: Buffer): { events: SseEvent[]; rest: Buffer } {
   const events: SseEvent[] = [];
+  // Next match of each separator at or after `start`, found once and kept until passed (-1: none left), so a chunk
+  // of many events is scanned in linear time.
+  const next = SEPARATORS.map((sep) => buf.indexOf(sep));
   let start = 0;
   for (;;) {
-    const end = nextBoundary(buf, start);
+    let end = -1;
+    for (let k = 0; k < SEPARATORS.length; k++) {
+      const sep = SEPARATORS[k] as Buffer;
+      let at = next[k] as number;
+      if (at >= 0 && at < start) {
+        at = buf.indexOf(sep, start);
+        next[k] = at;
+      }
+      if (at >= 0 && (end < 0 || at + sep.length < end)) end = at + sep.length;
+    }
     if (end < 0) break;
     const raw = buf.subarray(start, end);
     start = end;
-    if (raw.toString('utf8').trim() === '') continue;
+    if (isBlank(raw)) continue;
     events.push(parseEvent(Buffer.from(raw)));
   }
   return { events, rest: start === 0 ? buf : Buffer.from(buf.subarray(start)) };
+}
+
+function isBlank(raw: Buffer): boolean {
+  for (const b of raw) if (b !== 0x0a && b !== 0x0d && b !== 0x20 && b !== 0x09) return false;
+  return true;
 }
 
 export function parseEvent(raw: Buffer): SseEvent {
