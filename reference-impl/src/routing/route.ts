@@ -421,7 +421,12 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
       }
       if (opts.signal.aborted) return abandoned();
       const type = envelopeType(text);
-      const c = classifyStatus(res.status, type, res.headers, clock.now());
+      let c = classifyStatus(res.status, type, res.headers, clock.now());
+      if (isCredentialFailure(res) && c.disposition !== 'final') {
+        // A provider that says its own credential was refused (Bedrock answers those as 502): another try on the
+        // same target cannot help; fail over at once (ROUTING-10).
+        c = { ...c, disposition: 'failover', reason: 'upstream auth' };
+      }
       // ROUTING-11: the upstream's own words go to the operator's log only.
       alog.warn('upstream answered an error', {
         upstream_status: res.status,
@@ -670,6 +675,11 @@ export function bodyFor(target: RouteTarget, body: Buffer): Buffer {
   const spans = findTopLevelMembers(body, 'model');
   if (spans === null || spans.length !== 1) return body;
   return replaceSpan(body, spans[0] as { start: number; end: number }, target.model);
+}
+
+/** A provider's marker that the gateway's credential was refused (Bedrock: `bedrockError.credential`). */
+function isCredentialFailure(res: UpstreamResponse): boolean {
+  return (res as { bedrockError?: { credential?: unknown } }).bedrockError?.credential === true;
 }
 
 function isAuth(c: Classification): boolean {

@@ -1,0 +1,171 @@
+/**
+ * The router with a Bedrock target in front of an Anthropic one, both the kit's mocks over real HTTP (issue 4): the
+ * Bedrock failure modes (throttling, model not ready, service unavailable, an exception frame before content, a
+ * refused credential) fail over invisibly; a ValidationException is answered once; an exception frame after
+ * content ends the stream with an SSE error event.
+ */
+import type { Readable } from 'node:stream';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type MockAnthropic, startMockAnthropic } from '../../conformance/src/mocks/anthropic/index.ts';
+import {
+  type MockBedrock,
+  type MockBedrockScript,
+  startMockBedrock,
+} from '../../conformance/src/mocks/bedrock/index.ts';
+import { GatewayError } from '../src/errors.ts';
+import { silentLogger } from '../src/log/logger.ts';
+import { createRouter, type RouteRequest, type Router } from '../src/routing/route.ts';
+import { createAnthropicUpstream, type Upstream } from '../src/upstream/anthropic.ts';
+import { createBedrockUpstream } from '../src/upstream/bedrock/index.ts';
+import { eventNames, fakeClock } from './routing-fakes.ts';
+
+const TIMEOUTS = { connectMs: 2000, firstByteMs: 5000, idleMs: 5000 };
+const BEDROCK_MODEL = 'anthropic.claude-sonnet-4-5-20250929-v1:0';
+let bedrock: MockBedrock;
+let anthropic: MockAnthropic;
+const opened: Upstream[] = [];
+
+function bedrockUpstream(auth?: { accessKeyId: string; secretAccessKey: string }): Upstream {
+  const u = createBedrockUpstream(
+    {
+      name: 'bedrock',
+      kind: 'bedrock',
+      region: 'us-east-1',
+      baseUrl: bedrock.url,
+      auth: { type: 'sigv4', ...(auth ?? bedrock.credentials) },
+      timeouts: TIMEOUTS,
+    },
+    silentLogger,
+  );
+  opened.push(u);
+  return u;
+}
+
+function anthropicUpstream(): Upstream {
+  const u = createAnthropicUpstream(
+    {
+      name: 'claude',
+      kind: 'anthropic',
+      baseUrl: anthropic.url,
+      apiKey: anthropic.apiKey,
+      timeouts: TIMEOUTS,
+    },
+    silentLogger,
+  );
+  opened.push(u);
+  return u;
+}
+
+function router(targets: Array<{ upstream: Upstream; model?: string }>): Router {
+  return createRouter([{ model: 'claude-sonnet-4-5', targets }], {
+    logger: silentLogger,
+    clock: fakeClock(),
+    firstTokenMs: 2000,
+    idleMs: 2000,
+  });
+}
+
+const request: RouteRequest = {
+  path: '/v1/messages',
+  search: '?beta=true',
+  rawHeaders: ['content-type', 'application/json', 'anthropic-version', '2023-06-01'],
+  body: Buffer.from(
+    JSON.stringify({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 32,
+      stream: true,
+      messages: [{ role: 'user', content: 'hi' }],
+    }),
+  ),
+  awaitsWholeAnswer: false,
+};
+
+async function text(body: Readable): Promise<string> {
+  let out = '';
+  for await (const chunk of body) out += (chunk as Buffer).toString('utf8');
+  return out;
+}
+
+beforeAll(async () => {
+  bedrock = await startMockBedrock({ region: 'us-east-1' });
+  anthropic = await startMockAnthropic();
+});
+afterAll(async () => {
+  await Promise.all(opened.map((u) => u.close()));
+  await Promise.all([bedrock.close(), anthropic.close()]);
+});
+beforeEach(() => {
+  bedrock.reset();
+  anthropic.reset();
+});
+
+describe('Bedrock target, then the Claude API', () => {
+  it.each<[string, MockBedrockScript]>([
+    ['ThrottlingException (429)', { status: 429 }],
+    ['ModelNotReadyException', { status: 429, errorType: 'ModelNotReadyException' }],
+    ['ServiceUnavailableException (503)', { status: 503 }],
+    ['InternalServerException (500)', { status: 500 }],
+    [
+      'a throttling exception frame before content',
+      { exceptionAfter: { after: 1, exception: 'throttlingException' } },
+    ],
+    ['a reset before headers', { cutAfter: 0 }],
+  ])('%s → the Claude API answers; the client sees one clean stream', async (_what, script) => {
+    bedrock.enqueue({ ...script, times: 2 });
+    const r = router([
+      { upstream: bedrockUpstream(), model: BEDROCK_MODEL },
+      { upstream: anthropicUpstream() },
+    ]);
+    const routed = await r.send('claude-sonnet-4-5', request, { signal: new AbortController().signal });
+    const names = eventNames(await text(routed.response.body));
+    expect(names[0]).toBe('message_start');
+    expect(names.at(-1)).toBe('message_stop');
+    expect(names.filter((n) => n === 'message_start')).toHaveLength(1);
+    expect([routed.upstream, routed.model]).toEqual(['claude', 'claude-sonnet-4-5']);
+    expect(anthropic.requests).toHaveLength(1);
+  });
+
+  it('a refused Bedrock credential fails over at once (no second try at Bedrock)', async () => {
+    const r = router([
+      {
+        upstream: bedrockUpstream({ accessKeyId: 'AKIAWRONG', secretAccessKey: 'wrong' }),
+        model: BEDROCK_MODEL,
+      },
+      { upstream: anthropicUpstream() },
+    ]);
+    const routed = await r.send('claude-sonnet-4-5', request, { signal: new AbortController().signal });
+    await text(routed.response.body);
+    expect(routed.upstream).toBe('claude');
+    expect(bedrock.requests).toHaveLength(1);
+    expect(routed.facts.attempts.map((a) => a.outcome)).toEqual(['upstream auth', 'ok']);
+  });
+
+  it('a ValidationException is answered once; the Claude API is not tried', async () => {
+    bedrock.enqueue({ status: 400, message: 'arn:aws:bedrock:us-east-1:123456789012 input is too long' });
+    const r = router([
+      { upstream: bedrockUpstream(), model: BEDROCK_MODEL },
+      { upstream: anthropicUpstream() },
+    ]);
+    const err = await r
+      .send('claude-sonnet-4-5', request, { signal: new AbortController().signal })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(GatewayError);
+    expect([err.status, err.type]).toEqual([400, 'invalid_request_error']);
+    expect(err.message).not.toContain('123456789012');
+    expect(anthropic.requests).toHaveLength(0);
+  });
+
+  it('an exception frame after content ends the stream with an SSE error event, not a clean end', async () => {
+    bedrock.enqueue({ exceptionAfter: { after: 3, exception: 'modelStreamErrorException' } });
+    const r = router([
+      { upstream: bedrockUpstream(), model: BEDROCK_MODEL },
+      { upstream: anthropicUpstream() },
+    ]);
+    const routed = await r.send('claude-sonnet-4-5', request, { signal: new AbortController().signal });
+    const names = eventNames(await text(routed.response.body));
+    expect(names.at(-1)).toBe('error');
+    expect(names).not.toContain('message_stop');
+    expect(await routed.done).toMatchObject({ failed: true, upstream: 'bedrock', model: BEDROCK_MODEL });
+    expect(anthropic.requests).toHaveLength(0);
+  });
+});
