@@ -42,6 +42,8 @@ interface Gateway {
   router: Router;
   /** `ctx.facts` of each request, as the request record reads them. */
   facts: RequestFacts[];
+  /** Copies of `ctx.facts` taken when the response closed. */
+  atClose: RequestFacts[];
   close(): Promise<void>;
 }
 
@@ -55,6 +57,7 @@ async function gateway(targets: Upstream[], options: Partial<RouterOptions> = {}
     ...options,
   });
   const facts: RequestFacts[] = [];
+  const atClose: RequestFacts[] = [];
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -71,6 +74,8 @@ async function gateway(targets: Upstream[], options: Partial<RouterOptions> = {}
       facts: {},
     } as unknown as RequestContext;
     facts.push(ctx.facts);
+    // What the request record reads: ctx.facts as they are when the client's socket closes (http/server.ts).
+    res.on('close', () => atClose.push({ ...ctx.facts }));
     try {
       await relayRouted(ctx, router, MODEL, {
         path: '/v1/messages',
@@ -95,6 +100,7 @@ async function gateway(targets: Upstream[], options: Partial<RouterOptions> = {}
     url: `http://127.0.0.1:${port}`,
     router,
     facts,
+    atClose,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
@@ -333,10 +339,9 @@ describe('streams after content over real HTTP', () => {
     const t0 = Date.now();
     while (!seen.closedByClient && Date.now() - t0 < 1000) await new Promise((r) => setTimeout(r, 20));
     expect(seen.closedByClient).toBe(true);
-    while (gw.facts[0]?.inputTokens === undefined && Date.now() - t0 < 1000)
-      await new Promise((r) => setTimeout(r, 20));
-    expect(gw.facts[0]).toMatchObject({ upstream: 'a' });
-    expect(gw.facts[0]?.inputTokens).toBeGreaterThan(0);
+    while (gw.atClose.length === 0 && Date.now() - t0 < 1000) await new Promise((r) => setTimeout(r, 20));
+    expect(gw.atClose[0]).toMatchObject({ upstream: 'a', upstreamModel: MODEL });
+    expect(gw.atClose[0]?.inputTokens).toBeGreaterThan(0);
     await gw.close();
   });
 });

@@ -136,6 +136,11 @@ export interface SendOptions {
   requestId?: string;
   /** Filled in place (pass `ctx`-owned object to keep usage when the client disconnects mid-request). */
   facts?: RouteFacts;
+  /**
+   * Called synchronously whenever `facts` change (attempt started, usage seen, stream failed), so a request record
+   * written the moment the client disconnects already has them (ROUTING-14).
+   */
+  onFacts?: (facts: RouteFacts) => void;
 }
 
 export interface RoutedResponse {
@@ -287,6 +292,7 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
       total++;
       facts.upstream = next.target.upstream.name;
       facts.model = next.model;
+      opts.onFacts?.(facts);
       const attemptStart = clock.now();
       const result = await attempt(next, request, opts, facts, deadline);
       if (result.kind === 'answer') {
@@ -445,6 +451,7 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
         cleanup();
         s.breaker.success();
         readJsonUsage(bytes, facts);
+        opts.onFacts?.(facts);
         return {
           kind: 'answer',
           response: { ...res, body: Readable.from([bytes]) },
@@ -545,6 +552,7 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
     const streamFailed = (message: string, err?: unknown) => {
       facts.failed = true;
       facts.errorType = 'api_error';
+      opts.onFacts?.(facts);
       s.breaker.failure();
       alog.warn('upstream stream failed after content reached the client', { reason: message, err, stalled });
       endClient(errorEvent('api_error', message, opts.requestId));
@@ -563,7 +571,7 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
         alog.warn('dropped a malformed upstream SSE event', { event: ev.name, bytes: ev.raw.length });
         return 'continue';
       }
-      observeUsage(ev, facts);
+      if (observeUsage(ev, facts)) opts.onFacts?.(facts);
       if (out === null) {
         if (OPENING_EVENTS.has(ev.name)) {
           held.push(ev.raw);
@@ -588,6 +596,7 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
         upstreamError = typeof type === 'string' ? type : 'api_error';
         facts.failed = true;
         facts.errorType = upstreamError;
+        opts.onFacts?.(facts);
       }
       await emit(ev.raw);
       if (clientGone) return 'stop';
@@ -686,17 +695,19 @@ function isAuth(c: Classification): boolean {
   return c.reason === 'upstream 401' || c.reason === 'upstream 403' || c.reason === 'upstream auth';
 }
 
-function observeUsage(ev: SseEvent, facts: RouteFacts): void {
-  if (ev.name !== 'message_start' && ev.name !== 'message_delta') return;
+/** Takes the usage counts of a `message_start` / `message_delta`; true when it found any. */
+function observeUsage(ev: SseEvent, facts: RouteFacts): boolean {
+  if (ev.name !== 'message_start' && ev.name !== 'message_delta') return false;
   const usage = (
     ev.name === 'message_start'
       ? (ev.data?.message as Record<string, unknown> | undefined)?.usage
       : ev.data?.usage
   ) as Record<string, unknown> | undefined;
-  if (!usage) return;
+  if (!usage) return false;
   // message_delta usage is cumulative: the latest value wins.
   if (typeof usage.input_tokens === 'number') facts.inputTokens = usage.input_tokens;
   if (typeof usage.output_tokens === 'number') facts.outputTokens = usage.output_tokens;
+  return true;
 }
 
 function readJsonUsage(bytes: Buffer, facts: RouteFacts): void {

@@ -1,10 +1,11 @@
 /**
  * The inference handler's one call into routing (issue 4, not yet wired): route the request, relay the answer with
  * relay.ts, and leave in `ctx.facts` what the request record needs — the upstream that actually answered
- * (ROUTING-15), the usage seen even when the client went away during hold-back (ROUTING-14), and `errorType` when
+ * (ROUTING-15) and its model id (`upstreamModel`), the usage seen even when the client went away during hold-back
+ * (ROUTING-14, written through as it is seen: the record is taken the moment the socket closes), and `errorType` when
  * the stream broke after content (ROUTING-7; relay.ts also sets it from the SSE `error` event it relays).
  */
-import type { RequestContext } from '../http/context.ts';
+import type { RequestContext, RequestFacts } from '../http/context.ts';
 import type { UpstreamResponse } from '../upstream/anthropic.ts';
 import { relayResponse } from '../upstream/relay.ts';
 import type { RouteFacts, RouteRequest, Router } from './route.ts';
@@ -30,25 +31,24 @@ export async function relayRouted(
   options: RelayRoutedOptions = {},
 ): Promise<RouteFacts> {
   const facts: RouteFacts = { attempts: [], failed: false };
-  try {
-    const routed = await router.send(modelId, request, {
-      signal: ctx.signal,
-      requestId: ctx.requestId,
-      facts,
-      ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
-    });
-    ctx.facts.upstream = routed.upstream;
-    await (options.relay ?? relayResponse)(ctx, routed.response);
-    await routed.done;
-    return facts;
-  } finally {
-    if (facts.upstream !== undefined) ctx.facts.upstream = facts.upstream;
-    // relay.ts counts what it relayed; the router also saw what it held back (or read) before a disconnect.
-    if (ctx.facts.inputTokens === undefined && facts.inputTokens !== undefined)
-      ctx.facts.inputTokens = facts.inputTokens;
-    if (ctx.facts.outputTokens === undefined && facts.outputTokens !== undefined)
-      ctx.facts.outputTokens = facts.outputTokens;
-    if (facts.failed && ctx.facts.errorType === undefined && facts.errorType !== undefined)
-      ctx.facts.errorType = facts.errorType;
-  }
+  // Written through at once: the request record is taken the moment the client's socket closes.
+  const record = ctx.facts as RequestFacts & { upstreamModel?: string };
+  const sync = (f: RouteFacts) => {
+    if (f.upstream !== undefined) record.upstream = f.upstream;
+    if (f.model !== undefined) record.upstreamModel = f.model;
+    if (f.inputTokens !== undefined) record.inputTokens = f.inputTokens;
+    if (f.outputTokens !== undefined) record.outputTokens = f.outputTokens;
+    if (f.failed && f.errorType !== undefined) record.errorType = f.errorType;
+  };
+  const routed = await router.send(modelId, request, {
+    signal: ctx.signal,
+    requestId: ctx.requestId,
+    facts,
+    onFacts: sync,
+    ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
+  });
+  await (options.relay ?? relayResponse)(ctx, routed.response);
+  await routed.done;
+  sync(facts);
+  return facts;
 }
