@@ -1,5 +1,5 @@
 /**
- * The router with a Bedrock target in front of an Anthropic one, both the kit's mocks over real HTTP (issue 4): the
+ * The router with Bedrock, Vertex and Anthropic targets, all the kit's mocks over real HTTP (issue 4): the
  * Bedrock failure modes (throttling, model not ready, service unavailable, an exception frame before content, a
  * refused credential) fail over invisibly; a ValidationException is answered once; an exception frame after
  * content ends the stream with an SSE error event.
@@ -12,17 +12,39 @@ import {
   type MockBedrockScript,
   startMockBedrock,
 } from '../../conformance/src/mocks/bedrock/index.ts';
+import { type MockVertex, startMockVertex } from '../../conformance/src/mocks/vertex/index.ts';
 import { GatewayError } from '../src/errors.ts';
 import { silentLogger } from '../src/log/logger.ts';
 import { createRouter, type RouteRequest, type Router } from '../src/routing/route.ts';
 import { createAnthropicUpstream, type Upstream } from '../src/upstream/anthropic.ts';
 import { createBedrockUpstream } from '../src/upstream/bedrock/index.ts';
+import { createVertexUpstream } from '../src/upstream/vertex/index.ts';
 import { eventNames, fakeClock } from './routing-fakes.ts';
 
 const TIMEOUTS = { connectMs: 2000, firstByteMs: 5000, idleMs: 5000 };
 const BEDROCK_MODEL = 'anthropic.claude-sonnet-4-5-20250929-v1:0';
 let bedrock: MockBedrock;
 let anthropic: MockAnthropic;
+let vertex: MockVertex;
+const VERTEX_TOKEN = 'ya29.routing-test';
+const VERTEX_MODEL = 'claude-sonnet-4-5@20250929';
+
+function vertexUpstream(token = VERTEX_TOKEN): Upstream {
+  const u = createVertexUpstream(
+    {
+      name: 'vertex',
+      kind: 'vertex',
+      projectId: 'ocg-routing',
+      region: 'us-east5',
+      baseUrl: `${vertex.url}/v1`,
+      auth: { type: 'access-token', token },
+      timeouts: TIMEOUTS,
+    },
+    silentLogger,
+  );
+  opened.push(u);
+  return u;
+}
 const opened: Upstream[] = [];
 
 function bedrockUpstream(auth?: { accessKeyId: string; secretAccessKey: string }): Upstream {
@@ -89,14 +111,16 @@ async function text(body: Readable): Promise<string> {
 beforeAll(async () => {
   bedrock = await startMockBedrock({ region: 'us-east-1' });
   anthropic = await startMockAnthropic();
+  vertex = await startMockVertex({ accessToken: VERTEX_TOKEN, projectId: 'ocg-routing' });
 });
 afterAll(async () => {
   await Promise.all(opened.map((u) => u.close()));
-  await Promise.all([bedrock.close(), anthropic.close()]);
+  await Promise.all([bedrock.close(), anthropic.close(), vertex.close()]);
 });
 beforeEach(() => {
   bedrock.reset();
   anthropic.reset();
+  vertex.reset();
 });
 
 describe('Bedrock target, then the Claude API', () => {
@@ -167,5 +191,34 @@ describe('Bedrock target, then the Claude API', () => {
     expect(names).not.toContain('message_stop');
     expect(await routed.done).toMatchObject({ failed: true, upstream: 'bedrock', model: BEDROCK_MODEL });
     expect(anthropic.requests).toHaveLength(0);
+  });
+});
+
+describe('Vertex target, then Bedrock', () => {
+  it.each<[string, Record<string, unknown>]>([
+    ['RESOURCE_EXHAUSTED (429)', { status: 429 }],
+    ['UNAVAILABLE (503)', { status: 503 }],
+    ['overloaded_error (529)', { status: 529 }],
+    ['a cut after message_start (before content)', { cutAfter: 1 }],
+  ])('%s → Bedrock answers; the client sees one clean stream', async (_what, script) => {
+    vertex.enqueue({ ...script, times: 2 });
+    const r = router([
+      { upstream: vertexUpstream(), model: VERTEX_MODEL },
+      { upstream: bedrockUpstream(), model: BEDROCK_MODEL },
+    ]);
+    const routed = await r.send('claude-sonnet-4-5', request, { signal: new AbortController().signal });
+    const names = eventNames(await text(routed.response.body));
+    expect([names[0], names.at(-1)]).toEqual(['message_start', 'message_stop']);
+    expect([routed.upstream, routed.model]).toEqual(['bedrock', BEDROCK_MODEL]);
+  });
+
+  it('a refused Vertex token fails over, and with nothing left the client gets 502 api_error, never 401', async () => {
+    const r = router([{ upstream: vertexUpstream('ya29.wrong'), model: VERTEX_MODEL }]);
+    const err = await r
+      .send('claude-sonnet-4-5', request, { signal: new AbortController().signal })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(GatewayError);
+    expect([err.status, err.type]).toEqual([502, 'api_error']);
+    expect(vertex.requests).toHaveLength(1);
   });
 });
