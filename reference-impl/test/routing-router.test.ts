@@ -367,11 +367,14 @@ describe('streams after release (ROUTING-6 … ROUTING-9)', () => {
 
   it('message_stop ends the client stream even if the upstream keeps the connection open', async () => {
     const a = fakeUpstream('a', [{ sse: answerEvents('msg_a', 'x'), keepOpen: true }]);
-    const { router } = setup([a], { idleMs: 60_000 });
+    const { router } = setup([a], { idleMs: 60_000, stopGraceMs: 100 });
     const routed = await router.send('m', streamRequest, { signal: new AbortController().signal });
     const text = await readText(routed.response.body, 1000);
     expect(eventNames(text).at(-1)).toBe('message_stop');
     expect((await routed.done).failed).toBe(false);
+    // The upstream gets a short grace to end on its own (its connection stays reusable), then it is cut.
+    expect(a.calls[0]?.body?.destroyed).toBe(false);
+    await new Promise((r) => setTimeout(r, 200));
     expect(a.calls[0]?.body?.destroyed).toBe(true);
   });
 

@@ -95,6 +95,11 @@ export interface RouterOptions {
   /** First retry backoff (default 500 ms), doubled per retry of the same target up to `backoffMaxMs` (8 s). */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /**
+   * After `message_stop`, how long the upstream may take to end its body before it is cut (default 1 s): ending on
+   * its own keeps its connection reusable; the client's stream has ended already either way.
+   */
+  stopGraceMs?: number;
   /** Largest non-streaming answer held (default 64 MiB, as relay.ts). */
   maxJsonBytes?: number;
   /** In [0, 1): jitter and weighted order (injectable for tests). */
@@ -225,6 +230,7 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
   const backoffBase = options.backoffBaseMs ?? 500;
   const backoffMax = options.backoffMaxMs ?? 8_000;
   const maxJson = options.maxJsonBytes ?? 64 * 1024 * 1024;
+  const stopGraceMs = options.stopGraceMs ?? 1000;
 
   // Breakers exist from boot so admins see every target, not only those that served traffic.
   for (const r of routes)
@@ -498,6 +504,8 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
     let clientGone = false;
     let stalled = false;
     let upstreamError: string | undefined;
+    /** The client's stream was ended by us (push(null)). */
+    let ended = false;
     const finished = Promise.withResolvers<void>();
     void finished.promise.then(ctl.detach);
     const outcome = Promise.withResolvers<AttemptResult>();
@@ -514,6 +522,11 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
           w?.();
         },
         destroy(err, cb) {
+          if (ended) {
+            // The normal auto-destroy after the consumer read our end: nothing to abort.
+            cb(err);
+            return;
+          }
           // The consumer (relay.ts) gave up: the client went away. Abort the upstream at once (ROUTING-14).
           clientGone = true;
           ac.abort();
@@ -535,6 +548,7 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
 
     const emit = async (b: Buffer) => {
       const o = out as Readable;
+      if (o.destroyed) return;
       if (!o.push(b)) await new Promise<void>((resolve) => (wantMore = resolve));
     };
 
@@ -542,11 +556,38 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
       const o = out as Readable;
       if (!o.destroyed) {
         if (extra) o.push(extra);
+        ended = true;
         o.push(null);
       }
       ac.abort();
       body.destroy();
       finished.resolve();
+    };
+
+    /**
+     * The client's stream ends now. The upstream normally ends its body right after `message_stop`: let it, for a
+     * short grace, so its connection goes back to the pool; one that stays open is cut after the grace.
+     */
+    const finishAfterStop = () => {
+      const o = out as Readable;
+      if (!o.destroyed) {
+        ended = true;
+        o.push(null);
+      }
+      finished.resolve();
+      const cancel = clock.setTimer(() => {
+        ac.abort();
+        body.destroy();
+      }, stopGraceMs);
+      void (async () => {
+        try {
+          for (;;) if ((await it.next()).done) break;
+        } catch {
+          // cut after the grace, or the upstream went away: nothing to tell anyone
+        } finally {
+          cancel();
+        }
+      })();
     };
 
     const streamFailed = (message: string, err?: unknown) => {
@@ -602,7 +643,7 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
       if (clientGone) return 'stop';
       if (ev.name === 'message_stop') {
         // ROUTING-9: finished for the client, whatever the upstream does with its connection.
-        endClient();
+        finishAfterStop();
         return 'stop';
       }
       return 'continue';
