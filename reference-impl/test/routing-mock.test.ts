@@ -276,6 +276,15 @@ describe('streams after content over real HTTP', () => {
     await gw.close();
   });
 
+  it('a clean stream leaves the upstream exchange completed, not cut (its connection stays reusable)', async () => {
+    const gw = await gateway([upstream('a', mockA)]);
+    const text = await (await post(gw, true)).text();
+    expect(eventNames(text).at(-1)).toBe('message_stop');
+    const seen = await mockA.waitForRequest(() => true, 2000);
+    expect(await seen.outcome).toBe('completed');
+    await gw.close();
+  });
+
   it('a malformed event is dropped; the rest arrives byte for byte', async () => {
     const gw = await gateway([upstream('a', mockA)]);
     const good = [
