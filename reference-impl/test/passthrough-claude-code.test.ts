@@ -5,7 +5,9 @@
  * `AWS_REGION`, and the gateway access token presented either as a Bedrock API key (`AWS_BEARER_TOKEN_BEDROCK`,
  * which the CLI sends as `Authorization: Bearer`) or through `ANTHROPIC_CUSTOM_HEADERS`. The answer comes from the
  * gateway's upstream through `/model/{id}/invoke-with-response-stream` as an AWS event stream, and the gateway
- * records the request against the token's user and the catalogue model. What the CLI sends: docs/claude-code-client.md
+ * records the request against the token's user and the catalogue model. Vertex mode (`CLAUDE_CODE_USE_VERTEX=1`,
+ * `ANTHROPIC_VERTEX_BASE_URL=<gateway>/v1`, `CLAUDE_CODE_SKIP_VERTEX_AUTH=1`, the token in `ANTHROPIC_CUSTOM_HEADERS`)
+ * is checked the same way. What the CLI sends: docs/claude-code-client.md
  * ("Mode 4: Bedrock pass-through").
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,7 +94,7 @@ async function rowsSince(
   return [];
 }
 
-describe.skipIf(cliSkip !== null)('Claude Code in Bedrock mode through the gateway', () => {
+describe.skipIf(cliSkip !== null)('Claude Code in Bedrock (and Vertex) mode through the gateway', () => {
   it.each([
     ['a Bedrock API key (AWS_BEARER_TOKEN_BEDROCK)', { AWS_BEARER_TOKEN_BEDROCK: TOKEN }],
     ['ANTHROPIC_CUSTOM_HEADERS', { ANTHROPIC_CUSTOM_HEADERS: `Authorization: Bearer ${TOKEN}` }],
@@ -150,4 +152,33 @@ describe.skipIf(cliSkip !== null)('Claude Code in Bedrock mode through the gatew
       expect(upstream.requests.length).toBe(before);
     },
   );
+
+  it('claude -p in Vertex mode answers through :streamRawPredict, the token in ANTHROPIC_CUSTOM_HEADERS', async () => {
+    const since = new Date();
+    const run = await runClaude(scratch, ['-p', 'Say hello'], {
+      env: {
+        CLAUDE_CODE_USE_VERTEX: '1',
+        ANTHROPIC_VERTEX_BASE_URL: `${gateway.url}/v1`,
+        CLAUDE_CODE_SKIP_VERTEX_AUTH: '1',
+        ANTHROPIC_VERTEX_PROJECT_ID: 'my-project',
+        CLOUD_ML_REGION: 'global',
+        ANTHROPIC_CUSTOM_HEADERS: `Authorization: Bearer ${TOKEN}`,
+      },
+      timeoutMs: 60_000,
+    });
+    const seen = log
+      .records()
+      .filter((r) => r.msg === 'request' && new Date(String(r.time)) >= since)
+      .map((r) => `${r.method} ${r.path} ${r.status}`);
+    expect({ code: run.code, stdout: run.stdout.trim(), stderr: run.stderr, seen }).toEqual({
+      code: 0,
+      stdout: 'Hello',
+      stderr: '',
+      seen: [
+        'POST /v1/projects/my-project/locations/global/publishers/anthropic/models/claude-opus-5-5:streamRawPredict 200',
+      ],
+    });
+    const rows = await rowsSince(since);
+    expect(rows).toEqual([{ subject: 'dev-user', model: CATALOGUE_MODEL, stream: true, status: 200 }]);
+  });
 });
