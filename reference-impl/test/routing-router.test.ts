@@ -200,6 +200,7 @@ describe('upstream credentials (ROUTING-10)', () => {
     const { router } = setup([a]);
     const err = await caught(router.send('m', streamRequest, { signal: new AbortController().signal }));
     expect([err.status, err.type]).toEqual([502, 'api_error']);
+    expect(err.headers['x-should-retry']).toBe('false'); // the client stops instead of retrying for minutes
     expect(err.message).not.toContain('sk-ant');
     expect(a.calls).toHaveLength(1); // a credential problem is not retried on the same target
   });
@@ -212,6 +213,35 @@ describe('upstream credentials (ROUTING-10)', () => {
     const { router } = setup([a, b], { deadlineMs: 5000 });
     const err = await caught(router.send('m', streamRequest, { signal: new AbortController().signal }));
     expect([err.status, err.type, err.headers['retry-after']]).toEqual([429, 'rate_limit_error', '30']);
+  });
+});
+
+describe('count_tokens without support (501 not_supported)', () => {
+  const notSupported: Step = {
+    status: 501,
+    json: errorBody('not_supported', 'CountTokens is not available in eu-west-3'),
+  };
+
+  it('fails over to a target that counts', async () => {
+    const a = fakeUpstream('a', [notSupported]);
+    const b = fakeUpstream('b', [{ status: 200, json: { input_tokens: 42 } }]);
+    const { router } = setup([a, b]);
+    const routed = await router.send(
+      'm',
+      { ...jsonRequest, awaitsWholeAnswer: false },
+      { signal: new AbortController().signal },
+    );
+    expect(JSON.parse(await readText(routed.response.body))).toEqual({ input_tokens: 42 });
+    expect(router.health()[0]).toMatchObject({ consecutiveFailures: 0 }); // not a failure of the target
+  });
+
+  it('with nothing left, the client gets 501 not_supported once (Claude Code then probes with max_tokens: 1)', async () => {
+    const a = fakeUpstream('a', [], notSupported);
+    const { router } = setup([a]);
+    const err = await caught(router.send('m', jsonRequest, { signal: new AbortController().signal }));
+    expect([err.status, err.type]).toEqual([501, 'not_supported']);
+    expect(err.message).not.toContain('eu-west-3');
+    expect(a.calls).toHaveLength(1);
   });
 });
 

@@ -252,8 +252,12 @@ export function classifyStreamError(type: string | undefined): Classification {
 }
 
 /** The client-facing error for a classification (generic message, retry headers kept so client logic works). */
-export function clientError(c: Classification, retryAfterMs?: number): GatewayError {
-  const headers: Record<string, string> = {};
+export function clientError(
+  c: Classification,
+  retryAfterMs?: number,
+  extraHeaders: Record<string, string> = {},
+): GatewayError {
+  const headers: Record<string, string> = { ...extraHeaders };
   const ra = retryAfterMs ?? c.retryAfterMs;
   if (ra !== undefined && (c.status === 429 || c.status === 529 || c.status === 503)) {
     headers['retry-after'] = String(Math.max(1, Math.ceil(ra / 1000)));

@@ -346,7 +346,9 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
       elapsed_ms: clock.now() - started,
     });
     if (!last) throw new GatewayError('ERR_UPSTREAM_UNREACHABLE', 'No upstream could serve the request.');
-    throw clientError(last);
+    // Only refused gateway credentials were left: retrying cannot help until the operator fixes them, and Claude
+    // Code would otherwise retry a 502 for minutes (protocol-facts §0; it honours x-should-retry).
+    throw clientError(last, undefined, isAuth(last) ? { 'x-should-retry': 'false' } : {});
   }
 
   /** One attempt on one target; never throws except for the client's abort. */
