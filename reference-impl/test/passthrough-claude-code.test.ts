@@ -3,13 +3,15 @@
  * surface (issue 4, "A Claude Code CLI configured for Bedrock pass-through answers a prompt through the gateway"):
  * `CLAUDE_CODE_USE_BEDROCK=1`, `ANTHROPIC_BEDROCK_BASE_URL=<gateway>`, `CLAUDE_CODE_SKIP_BEDROCK_AUTH=1`,
  * `AWS_REGION`, and the gateway access token presented either as a Bedrock API key (`AWS_BEARER_TOKEN_BEDROCK`,
- * which the CLI sends as `Authorization: Bearer`) or through `ANTHROPIC_CUSTOM_HEADERS`. The answer comes from the
+ * which the CLI sends as `Authorization: Bearer`), from an `apiKeyHelper`, or through `ANTHROPIC_CUSTOM_HEADERS`. The answer comes from the
  * gateway's upstream through `/model/{id}/invoke-with-response-stream` as an AWS event stream, and the gateway
  * records the request against the token's user and the catalogue model. Vertex mode (`CLAUDE_CODE_USE_VERTEX=1`,
  * `ANTHROPIC_VERTEX_BASE_URL=<gateway>/v1`, `CLAUDE_CODE_SKIP_VERTEX_AUTH=1`, the token in `ANTHROPIC_CUSTOM_HEADERS`)
  * is checked the same way. What the CLI sends: docs/claude-code-client.md
  * ("Mode 4: Bedrock pass-through").
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
 import { type Gateway, startGateway } from '../src/gateway.ts';
@@ -130,6 +132,31 @@ describe.skipIf(cliSkip !== null)('Claude Code in Bedrock (and Vertex) mode thro
       ]);
     },
   );
+
+  it('claude -p in Bedrock mode takes the token from an apiKeyHelper (sent as the bearer)', async () => {
+    const settings = path.join(scratch.home, '.claude', 'settings.json');
+    const saved = readFileSync(settings, 'utf8');
+    writeFileSync(settings, JSON.stringify({ theme: 'dark', apiKeyHelper: `echo ${TOKEN}` }));
+    try {
+      const since = new Date();
+      const run = await runClaude(scratch, ['-p', 'Say hello'], {
+        env: bedrockEnv({ ANTHROPIC_MODEL: 'claude-sonnet-4-5' }),
+        timeoutMs: 60_000,
+      });
+      expect({ code: run.code, stdout: run.stdout.trim(), stderr: run.stderr }).toEqual({
+        code: 0,
+        stdout: 'Hello',
+        stderr: '',
+      });
+      // ANTHROPIC_MODEL is put in the path as is and resolved as a catalogue alias.
+      const rows = await rowsSince(since);
+      expect(rows).toEqual([
+        { subject: 'dev-user', model: 'claude-sonnet-4-5-20250929', stream: true, status: 200 },
+      ]);
+    } finally {
+      writeFileSync(settings, saved);
+    }
+  });
 
   it.each([
     // Without any credential the CLI still sends the request (SKIP_BEDROCK_AUTH) and reads the 401 as "not logged in".
