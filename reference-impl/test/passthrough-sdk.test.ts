@@ -202,7 +202,18 @@ describe('Bedrock pass-through with @anthropic-ai/bedrock-sdk', () => {
       events.push(Buffer.from(payload.bytes, 'base64').toString('utf8'));
       offset += length;
     }
-    expect(events).toEqual(SSE_EVENTS.map((e) => (e.split('data: ')[1] as string).trim()));
+    const upstreamEvents = SSE_EVENTS.map((e) => (e.split('data: ')[1] as string).trim());
+    expect(events.slice(0, -1)).toEqual(upstreamEvents.slice(0, -1));
+    // Like Bedrock, the last chunk carries the invocation metrics (from the stream's usage).
+    expect(JSON.parse(events.at(-1) as string)).toEqual({
+      type: 'message_stop',
+      'amazon-bedrock-invocationMetrics': {
+        inputTokenCount: 450,
+        outputTokenCount: 53,
+        invocationLatency: expect.any(Number),
+        firstByteLatency: expect.any(Number),
+      },
+    });
     expect(lastUpstream().beta).toBe('interleaved-thinking-2025-05-14');
     expect(lastUpstream().body).not.toHaveProperty('anthropic_beta');
     expect(lastUpstream().body).not.toHaveProperty('anthropic_version');

@@ -141,10 +141,12 @@ describe('SSE → AWS event stream', () => {
       bytes: Buffer.from('{"type":"ping"}').toString('base64'),
     });
     const second = enc.push('sage_stop"}\n\n');
-    expect(
-      JSON.parse(Buffer.from(JSON.parse(toUtf8(codec.decode(second).body)).bytes, 'base64').toString()),
-    ).toEqual({
+    const stop = JSON.parse(
+      Buffer.from(JSON.parse(toUtf8(codec.decode(second).body)).bytes, 'base64').toString(),
+    );
+    expect(stop).toMatchObject({
       type: 'message_stop',
+      'amazon-bedrock-invocationMetrics': { inputTokenCount: 0 },
     });
   });
 

@@ -50,7 +50,9 @@ export function passthroughHandlers(deps: PassthroughDeps): Record<PassthroughOp
       ctx.body = { raw: request.raw, json: request.json, form: null };
       await deps.serve(ctx, {
         rawHeaders: anthropicRequestHeaders(ctx.req.rawHeaders, request.betas, streaming),
-        ...(provider === 'bedrock' && streaming ? { res: eventStreamResponse(ctx.res) } : {}),
+        ...(provider === 'bedrock' && streaming
+          ? { res: eventStreamResponse(ctx.res, ctx.startedAt.getTime()) }
+          : {}),
       });
     };
   return {

@@ -14,7 +14,7 @@
  *   `validationException`, `internalServerException`) with `{"message"}`, which the Bedrock SDK raises as an
  *   error: a broken stream never ends cleanly.
  *
- * Frames are encoded with `@smithy/eventstream-codec` (lengths and both CRC-32s). A non-stream JSON answer passes
+ * The final `message_stop` chunk gains Bedrock's `amazon-bedrock-invocationMetrics`. Frames are encoded with `@smithy/eventstream-codec` (lengths and both CRC-32s). A non-stream JSON answer passes
  * through untouched.
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
@@ -54,9 +54,23 @@ export function exceptionFrame(errorType: string, message: string): Uint8Array {
   return codec.encode({ headers, body: fromUtf8(JSON.stringify({ message })) });
 }
 
-/** Turns SSE text into event-stream frames, event by event; a partial event waits for its end. */
+const METRICS_KEY = 'amazon-bedrock-invocationMetrics';
+
+/**
+ * Turns SSE text into event-stream frames, event by event; a partial event waits for its end. Like Bedrock, the
+ * final `message_stop` chunk carries `amazon-bedrock-invocationMetrics` (input/output token counts from the
+ * stream's usage, latencies in ms since `startedAt`), which Bedrock clients read for accounting.
+ */
 export class SseToEventStream {
   private pending = '';
+  private inputTokens = 0;
+  private outputTokens = 0;
+  private firstByteAt: number | undefined;
+  private readonly startedAt: number;
+
+  constructor(startedAt: number = Date.now()) {
+    this.startedAt = startedAt;
+  }
 
   push(chunk: Buffer | string): Buffer {
     this.pending += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
@@ -93,7 +107,40 @@ export class SseToEventStream {
       }
       return exceptionFrame(type, message);
     }
-    return chunkFrame(json);
+    this.firstByteAt ??= Date.now();
+    return chunkFrame(
+      event === 'message_stop' || event === 'message_start' || event === 'message_delta'
+        ? this.note(json)
+        : json,
+    );
+  }
+
+  /** Notes the usage of `message_start` / `message_delta`; adds the invocation metrics to `message_stop`. */
+  private note(json: string): string {
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(json) as Record<string, unknown>;
+    } catch {
+      return json;
+    }
+    const usage = (
+      parsed.type === 'message_start'
+        ? (parsed.message as { usage?: unknown } | undefined)?.usage
+        : parsed.usage
+    ) as { input_tokens?: unknown; output_tokens?: unknown } | undefined;
+    if (typeof usage?.input_tokens === 'number') this.inputTokens = usage.input_tokens;
+    if (typeof usage?.output_tokens === 'number') this.outputTokens = usage.output_tokens;
+    if (parsed.type !== 'message_stop' || Object.hasOwn(parsed, METRICS_KEY)) return json;
+    const now = Date.now();
+    return JSON.stringify({
+      ...parsed,
+      [METRICS_KEY]: {
+        inputTokenCount: this.inputTokens,
+        outputTokenCount: this.outputTokens,
+        invocationLatency: now - this.startedAt,
+        firstByteLatency: (this.firstByteAt ?? now) - this.startedAt,
+      },
+    });
   }
 }
 
@@ -109,7 +156,7 @@ function contentType(headers: OutgoingHttpHeaders): string {
  * exactly what the relay uses of a `ServerResponse` (writeHead, flushHeaders, write with back-pressure, end,
  * drain/close events, socket, destroyed).
  */
-export function eventStreamResponse(res: ServerResponse): ServerResponse {
+export function eventStreamResponse(res: ServerResponse, startedAt: number = Date.now()): ServerResponse {
   let encoder: SseToEventStream | null = null;
   const adapter = {
     get socket() {
@@ -126,7 +173,7 @@ export function eventStreamResponse(res: ServerResponse): ServerResponse {
     },
     writeHead(status: number, headers: OutgoingHttpHeaders = {}) {
       if (/^text\/event-stream\b/i.test(contentType(headers))) {
-        encoder = new SseToEventStream();
+        encoder = new SseToEventStream(startedAt);
         const out: OutgoingHttpHeaders = {};
         for (const [name, value] of Object.entries(headers)) {
           if (name.toLowerCase() !== 'content-type') out[name] = value;
