@@ -253,6 +253,27 @@ describe('Bedrock pass-through with @anthropic-ai/bedrock-sdk', () => {
     });
     expect(bad.status).toBe(400);
     expect(JSON.parse(bad.body)).toEqual({ message: 'anthropic_version is required (a string).' });
+    // Checks the pipeline makes before the handler runs answer in the same shape.
+    const notJson = await send(`${gateway.url}/model/anthropic.claude-sonnet-4-5-20250929-v1:0/invoke`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: '{not json',
+    });
+    expect(notJson.status).toBe(400);
+    expect(notJson.headers['x-amzn-errortype']).toMatch(/^ValidationException:/);
+    expect(JSON.parse(notJson.body)).toEqual({ message: expect.any(String) });
+    const vertexNotJson = await send(
+      `${gateway.url}/v1/projects/p/locations/global/publishers/anthropic/models/claude-sonnet-4-5:rawPredict`,
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: '[1]',
+      },
+    );
+    expect(vertexNotJson.status).toBe(400);
+    expect(JSON.parse(vertexNotJson.body)).toMatchObject({
+      error: { code: 400, status: 'INVALID_ARGUMENT' },
+    });
   });
 
   it('answers 401 in Bedrock shape without a bearer, or with a wrong one', async () => {
