@@ -159,6 +159,14 @@ describe('Bedrock pass-through with @anthropic-ai/bedrock-sdk', () => {
     });
   });
 
+  it('moves the betas the SDK put in anthropic_beta back into the anthropic-beta header', async () => {
+    await bedrock(TOKEN).beta.messages.create({ ...PARAMS, betas: ['context-1m-2025-08-07'] });
+    const sent = lastUpstream();
+    expect(sent.beta).toBe('context-1m-2025-08-07');
+    expect(sent.body).not.toHaveProperty('anthropic_beta');
+    expect(sent.body).not.toHaveProperty('betas');
+  });
+
   it('streams: the SDK decodes the event stream into the same events as /v1/messages', async () => {
     const stream = bedrock(TOKEN).messages.stream({
       ...PARAMS,
