@@ -12,7 +12,7 @@ describe('docs/configuration.md', () => {
   it.each([
     ['server.port', { type: 'integer', default: '`8080`' }],
     ['auth.staticTokens[].token', { type: 'string', required: true }],
-    ['upstreams[].kind', { type: '`anthropic`', required: true }],
+    ['upstreams[].kind', { type: '`anthropic` \\| `bedrock` \\| `vertex`', required: true }],
     ['log.level', { default: '`"info"`' }],
   ])('documents %s', (field, want) => {
     const row = configRows(schema).find((r) => r.path === field);

@@ -7,12 +7,13 @@ import type { AddressInfo } from 'node:net';
 import { createValidators, listOperations, renderProtocolMarkdown } from '@ocg/spec';
 import { type AdminAuthDeps, createAdminAuthenticator } from './admin/authenticate.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
-import { configSecrets, type GatewayConfig } from './config/load.ts';
+import { configSecrets, type GatewayConfig, type UpstreamConfig } from './config/load.ts';
 import { GatewayError } from './errors.ts';
 import { adminHandlers } from './handlers/admin.ts';
-import { inferenceHandlers, RECORDED_OPERATIONS } from './handlers/inference.ts';
+import { inferenceHandlers, RECORDED_OPERATIONS, serveMessageRequest } from './handlers/inference.ts';
 import { metaHandlers } from './handlers/meta.ts';
 import { oauthHandlers } from './handlers/oauth.ts';
+import { PASSTHROUGH_ERROR_RENDERERS, passthroughHandlers } from './handlers/passthrough.ts';
 import { clientEnvironment, policyHandlers } from './handlers/policy.ts';
 import { signinHandlers } from './handlers/signin.ts';
 import type { Handler } from './http/context.ts';
@@ -20,6 +21,9 @@ import { createRouter } from './http/router.ts';
 import { type AdminAuthenticator, createPipeline, type Pipeline } from './http/server.ts';
 import { createLogger, type Logger } from './log/logger.ts';
 import { createModelCatalogue } from './policy/models.ts';
+import type { BreakerSnapshot } from './routing/breaker.ts';
+import { createRouter as createMessageRouterFrom, type Router as MessageRouter } from './routing/route.ts';
+import type { Route } from './routing/targets.ts';
 import type { GatewayServices, SignInServices } from './services.ts';
 import { createDeviceAuthorizations } from './session/device-codes.ts';
 import { createKek } from './session/kek.ts';
@@ -33,6 +37,8 @@ import { createInferenceRecorder } from './store/inference-log.ts';
 import { loadMigrations, migrate } from './store/migrate.ts';
 import { createStore, type Store } from './store/store.ts';
 import { createAnthropicUpstream, type Upstream } from './upstream/anthropic.ts';
+import { createBedrockUpstream } from './upstream/bedrock/index.ts';
+import { createVertexUpstream } from './upstream/vertex/index.ts';
 
 export interface StartGatewayOptions {
   /** Defaults to JSON lines on stdout at the configured level, redacting the config's secrets. */
@@ -79,13 +85,12 @@ export async function startGateway(
     logger,
     ...(options.cwd ? { cwd: options.cwd } : {}),
   });
-  let upstream: Upstream | undefined;
+  let upstreams: Upstream[] = [];
   let server: Server | undefined;
   try {
     await migrate(store, { logger, migrations });
-    const upstreamConfig = config.upstreams[0];
-    if (!upstreamConfig) throw new Error('no upstream configured');
-    upstream = createAnthropicUpstream(upstreamConfig, logger);
+    upstreams = config.upstreams.map((u) => createUpstream(u, logger));
+    const messageRouter = createMessageRouter(config, upstreams, logger);
 
     const signIn = await startSignInServices(config, store, logger);
     if (!signIn) {
@@ -121,7 +126,23 @@ export async function startGateway(
     let draining = false;
     const issue3 = signInPolicyAdmin(services);
     const handlers: Record<string, Handler> = {
-      ...inferenceHandlers(upstream, { catalogue: services.catalogue, policies: config.policies }),
+      ...inferenceHandlers(messageRouter, { catalogue: services.catalogue, policies: config.policies }),
+      // ROUTING-13 (admin only: the pipeline has authenticated the admin credential and its read scope).
+      async getRoutesHealth(ctx) {
+        sendJson(ctx.res, 200, { data: messageRouter.health().map(routeTargetView) });
+      },
+      // Bedrock- and Vertex-shaped surfaces: createMessage's own path in another wire shape (PASSTHROUGH-*).
+      ...passthroughHandlers({
+        serve: (ctx, o) =>
+          serveMessageRequest(
+            ctx,
+            messageRouter,
+            { catalogue: services.catalogue, policies: config.policies },
+            o,
+          ),
+        catalogue: services.catalogue,
+        models: config.models,
+      }),
       ...metaHandlers({ protocolMarkdown, store, migrations, isDraining: () => draining }),
       ...issue3.handlers,
     };
@@ -147,6 +168,7 @@ export async function startGateway(
       maxRequestBodyBytes: config.server.maxRequestBodyBytes,
       recorder,
       recordedOperations: RECORDED_OPERATIONS,
+      errorRenderers: PASSTHROUGH_ERROR_RENDERERS,
       isDraining: () => draining,
     });
     const activePipeline = pipeline;
@@ -154,12 +176,12 @@ export async function startGateway(
     logger.info('gateway listening', {
       url,
       public_url: publicUrl,
-      upstream: upstreamConfig.name,
+      upstreams: upstreams.map((u) => `${u.name} (${u.kind})`),
       operations: operations.length,
       sign_in: signIn !== null,
     });
 
-    const activeUpstream = upstream;
+    const activeUpstreams = upstreams;
     let closing: Promise<void> | null = null;
     const close = async (): Promise<void> => {
       draining = true;
@@ -197,9 +219,13 @@ export async function startGateway(
       activeServer.closeAllConnections();
       await closed;
       await recorder.flush();
-      await activeUpstream
-        .close()
-        .catch((err: unknown) => logger.warn('closing upstream pool failed', { err }));
+      await Promise.all(
+        activeUpstreams.map((u) =>
+          u
+            .close()
+            .catch((err: unknown) => logger.warn('closing upstream pool failed', { upstream: u.name, err })),
+        ),
+      );
       await store.close();
       logger.info('gateway stopped');
     };
@@ -215,7 +241,7 @@ export async function startGateway(
   } catch (err) {
     server?.close();
     server?.closeAllConnections();
-    await upstream?.close().catch(() => {});
+    await Promise.all(upstreams.map((u) => u.close().catch(() => {})));
     await store.close().catch(() => {});
     throw err;
   }
@@ -341,6 +367,70 @@ function signInPolicyAdmin(services: GatewayServices): {
   };
 }
 
+/** One upstream of the config, of its kind (every kind answers in the Anthropic shape). */
+function createUpstream(u: UpstreamConfig, logger: Logger): Upstream {
+  switch (u.kind) {
+    case 'anthropic':
+      return createAnthropicUpstream(u, logger);
+    case 'bedrock':
+      return createBedrockUpstream(u, logger);
+    case 'vertex':
+      return createVertexUpstream(u, logger);
+  }
+}
+
+/**
+ * The router of message requests: one route per catalogue model, to its `targets` in failover order (default: the
+ * first upstream, with the catalogue id).
+ */
+function createMessageRouter(
+  config: GatewayConfig,
+  upstreams: readonly Upstream[],
+  logger: Logger,
+): MessageRouter {
+  const byName = new Map(upstreams.map((u) => [u.name, u]));
+  const first = upstreams[0];
+  if (!first) throw new GatewayError('ERR_CONFIG_INVALID', 'invalid configuration: /upstreams: is required');
+  const routes: Route[] = config.models.map((m) => ({
+    model: m.id,
+    targets: (m.targets ?? [{ upstream: first.name }]).map((t) => ({
+      upstream: byName.get(t.upstream) as Upstream,
+      model: t.model ?? m.id,
+      ...(t.weight !== undefined ? { weight: t.weight } : {}),
+    })),
+  }));
+  const { breaker, ...limits } = config.routing;
+  return createMessageRouterFrom(routes, {
+    logger: logger.child({ component: 'router' }),
+    breaker,
+    ...limits,
+  });
+}
+
+/** The protocol's `RoutesHealth` entry for one breaker snapshot. */
+function routeTargetView(b: BreakerSnapshot): Record<string, unknown> {
+  return {
+    type: 'route_target',
+    target: b.target,
+    state: b.state,
+    consecutive_failures: b.consecutiveFailures,
+    error_rate: b.errorRate,
+    requests: b.requests,
+    opened_at: b.openedAt,
+    next_probe_at: b.nextProbeAt,
+  };
+}
+
+function sendJson(res: import('node:http').ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(body)),
+    'cache-control': 'no-store',
+  });
+  res.end(body);
+}
+
 /** Handlers for operations a configuration leaves out: `404 not_found_error` naming what is missing. */
 function notConfigured(operationIds: readonly string[], message: string): Record<string, Handler> {
   const handler: Handler = async () => {
@@ -359,6 +449,9 @@ function implementedFeatures(signIn: boolean): string[] {
     'ocg-configuration',
     'managed-settings',
     'models',
+    'routing',
+    'bedrock-passthrough',
+    'vertex-passthrough',
     ...(signIn ? ['sign-in', 'admin'] : []),
   ];
 }

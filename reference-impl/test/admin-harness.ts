@@ -14,6 +14,7 @@
  * another `startGateway` on PostgreSQL; on PGlite (one process per database) the factories on the real pipeline,
  * sharing the first gateway's store.
  */
+
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -32,6 +33,7 @@ import { createPipeline } from '../src/http/server.ts';
 import type { ModelConfig, PolicyConfig } from '../src/policy/config.ts';
 import type { GatewayEnvironment } from '../src/policy/managed-settings.ts';
 import { createModelCatalogue } from '../src/policy/models.ts';
+import { createRouter as createMessageRouter } from '../src/routing/route.ts';
 import { issueAccessToken } from '../src/session/access-token.ts';
 import { createKek, type Kek } from '../src/session/kek.ts';
 import { createKeyRing, type KeyRing } from '../src/session/keys.ts';
@@ -309,7 +311,13 @@ async function startPipelineReplica(
   );
   const env = options.environment;
   const handlers: Record<string, Handler> = {
-    ...inferenceHandlers(anthropic, { catalogue, policies }),
+    ...inferenceHandlers(
+      createMessageRouter([{ model: '*', targets: [{ upstream: anthropic }] }], { logger: log.logger }),
+      {
+        catalogue,
+        policies,
+      },
+    ),
     ...policyHandlers({
       catalogue,
       policies,

@@ -53,6 +53,22 @@ describe('parseConfig: valid documents', () => {
         adminGroups: { write: [], read: [] },
       },
       clientEnvironment: { modelDiscovery: true, telemetry: false },
+      routing: {
+        maxAttemptsPerTarget: 2,
+        maxAttemptsPerRequest: 4,
+        deadlineMs: 60000,
+        firstTokenMs: 60000,
+        idleMs: 60000,
+        backoffBaseMs: 500,
+        backoffMaxMs: 8000,
+        breaker: {
+          failureThreshold: 5,
+          errorRateThreshold: 0.5,
+          minRequests: 10,
+          windowMs: 60000,
+          coolDownMs: 30000,
+        },
+      },
       upstreams: [
         {
           name: 'anthropic',
@@ -79,7 +95,7 @@ describe('parseConfig: valid documents', () => {
     writeFileSync(join(dir, 'gateway.yaml'), yaml);
     const config = await loadConfigFile(join(dir, 'gateway.yaml'), {});
     expect(config.auth.staticTokens[0]?.token).toBe(TOKEN);
-    expect(config.upstreams[0]?.apiKey).toBe(KEY);
+    expect(config.upstreams[0]).toMatchObject({ kind: 'anthropic', apiKey: KEY });
   });
 
   it('lets DATABASE_URL override database.url', () => {
@@ -143,10 +159,34 @@ describe('parseConfig: refused documents', () => {
       '/auth/staticTokens/0/token: must NOT have fewer than 32 characters',
     ],
     [
-      'two upstreams',
-      `${BASE}  - name: second\n    kind: anthropic\n    baseUrl: http://127.0.0.1:9998\n    apiKey: \${env:ANTHROPIC_API_KEY}\n`,
+      'two upstreams with one name',
+      `${BASE}  - name: anthropic\n    kind: anthropic\n    baseUrl: http://127.0.0.1:9998\n    apiKey: \${env:ANTHROPIC_API_KEY}\n`,
       ENV,
-      '/upstreams: must NOT have more than 1 items — this version routes to exactly one upstream',
+      "/upstreams/1/name: duplicates an earlier upstream's name",
+    ],
+    [
+      'a bedrock upstream without auth',
+      `${BASE}  - name: bedrock\n    kind: bedrock\n    region: us-east-1\n`,
+      ENV,
+      '/upstreams/1/auth: is required',
+    ],
+    [
+      'a literal AWS secret key',
+      `${BASE}  - name: bedrock\n    kind: bedrock\n    region: us-east-1\n    auth: { type: sigv4, accessKeyId: AKIDEXAMPLE, secretAccessKey: wJalrXUtnFEMI }\n`,
+      ENV,
+      '/upstreams/1/auth/secretAccessKey: must be a secret reference',
+    ],
+    [
+      'a vertex upstream without a project',
+      `${BASE}  - name: vertex\n    kind: vertex\n    region: global\n    auth: { type: adc }\n`,
+      ENV,
+      '/upstreams/1/projectId: is required',
+    ],
+    [
+      'a model target naming no upstream',
+      `${BASE}models:\n  - { id: m1, displayName: M1, targets: [{ upstream: nowhere }] }\n`,
+      ENV,
+      '/models/0/targets/0/upstream: no upstream is named "nowhere"',
     ],
     ['missing upstreams', 'auth:\n  staticTokens: []\n', ENV, '/upstreams: is required'],
     [
@@ -179,7 +219,7 @@ describe('parseConfig: refused documents', () => {
     const err = configError(`${BASE.replace('kind: anthropic', 'kind: x')}server:\n  prot: 1\n`);
     expect(err.details).toEqual(
       expect.arrayContaining([
-        '/upstreams/0/kind: must be equal to one of the allowed values (anthropic)',
+        '/upstreams/0/kind: must be equal to one of the allowed values (anthropic, bedrock, vertex)',
         '/server/prot: unknown key',
       ]),
     );

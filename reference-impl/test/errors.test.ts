@@ -18,6 +18,7 @@ import {
   defaultUpstreamHandler,
   JSON_HEADERS,
   OTHER_TOKEN,
+  SSE_EVENTS,
   type SendResult,
   send,
   startTestGateway,
@@ -286,16 +287,17 @@ describe('upstream failures (ERRORS-6)', () => {
   it('ends a stream that stalls past the idle timeout with an SSE error event', async () => {
     upstream.handler = (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write('event: ping\ndata: {"type":"ping"}\n\n'); // then silence
+      // Content first (a stall before any content is retried or failed over unseen, ROUTING-6), then silence.
+      res.write(SSE_EVENTS.slice(0, 4).join(''));
     };
     const r = await send(`${gateway.url}/v1/messages`, {
       headers: JSON_HEADERS,
       body: JSON.stringify({ ...JSON.parse(VALID_BODY), stream: true }),
     });
     expect(r.status).toBe(200);
-    expect(r.body).toMatch(
-      /event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"The upstream stream stalled\."/,
-    );
+    expect(r.body.startsWith(SSE_EVENTS.slice(0, 4).join(''))).toBe(true);
+    expect(r.body).toMatch(/event: error\ndata: \{"type":"error","error":\{"type":"api_error"/);
+    expect(r.body).not.toContain('message_stop');
   });
 });
 

@@ -164,6 +164,8 @@ models: # canonical ids as the tests send them, so bodies are forwarded unchange
   - { id: keep, displayName: Test model keep }
 policies:
   - { name: everyone, match: { everyone: true }, models: ['*'] }
+# One attempt, no breaker: these tests see each upstream answer as the client does (routing-*.test.ts test retries).
+routing: { maxAttemptsPerTarget: 1, breaker: { failureThreshold: 1000, minRequests: 100000 } }
 log:
   level: debug
 `;

@@ -14,8 +14,8 @@ function fakeStore(failFirst = 0) {
         failures--;
         throw new Error('database unavailable');
       }
-      statements.push(params.length / 11);
-      for (let i = 0; i < params.length; i += 11) inserted.push(params[i] as string);
+      statements.push(params.length / 12);
+      for (let i = 0; i < params.length; i += 12) inserted.push(params[i] as string);
       return { rows: [] };
     },
   } as unknown as Store;

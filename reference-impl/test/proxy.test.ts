@@ -243,15 +243,17 @@ describe('streaming (INFERENCE-2, INFERENCE-3)', () => {
   it('ends a stream that breaks mid-way with an SSE error event, never cleanly', async () => {
     upstream.handler = async (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write(SSE_EVENTS[0]);
+      // Content first: a break before any content is retried or failed over unseen (ROUTING-6).
+      res.write(SSE_EVENTS.slice(0, 4).join(''));
       res.write('event: content_block_delta\ndata: {"type":"content_blo');
       await new Promise((r) => setTimeout(r, 50));
       res.destroy();
     };
     const r = await send(`${gateway.url}/v1/messages`, { headers: JSON_HEADERS, body: STREAM_BODY });
     expect(r.status).toBe(200);
-    expect(r.body.startsWith(SSE_EVENTS[0] as string)).toBe(true);
-    expect(r.body).not.toContain('content_blo');
+    expect(r.body.startsWith(SSE_EVENTS.slice(0, 4).join(''))).toBe(true);
+    // The half-written event never reaches the client.
+    expect(r.body.slice(SSE_EVENTS.slice(0, 4).join('').length)).not.toContain('content_blo');
     expect(r.body).not.toContain('message_stop');
     const last = r.body.trimEnd().split('\n\n').pop() ?? '';
     expect(last.split('\n')[0]).toBe('event: error');
@@ -266,10 +268,10 @@ describe('streaming (INFERENCE-2, INFERENCE-3)', () => {
   it('adds an error event when the upstream ends the stream before message_stop', async () => {
     upstream.handler = (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.end(SSE_EVENTS.slice(0, 3).join(''));
+      res.end(SSE_EVENTS.slice(0, 4).join(''));
     };
     const r = await send(`${gateway.url}/v1/messages`, { headers: JSON_HEADERS, body: STREAM_BODY });
-    expect(r.body.startsWith(SSE_EVENTS.slice(0, 3).join(''))).toBe(true);
+    expect(r.body.startsWith(SSE_EVENTS.slice(0, 4).join(''))).toBe(true);
     expect(r.body).toContain('event: error\ndata: {"type":"error","error":{"type":"api_error"');
   });
 
@@ -278,10 +280,10 @@ describe('streaming (INFERENCE-2, INFERENCE-3)', () => {
       'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n';
     upstream.handler = (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.end(SSE_EVENTS[0] + errorEvent);
+      res.end(SSE_EVENTS.slice(0, 4).join('') + errorEvent);
     };
     const r = await send(`${gateway.url}/v1/messages`, { headers: JSON_HEADERS, body: STREAM_BODY });
-    expect(r.body).toBe(SSE_EVENTS[0] + errorEvent);
+    expect(r.body).toBe(SSE_EVENTS.slice(0, 4).join('') + errorEvent);
   });
 });
 
@@ -341,7 +343,7 @@ describe('client disconnect (INFERENCE-9)', () => {
     let upstreamClosed = false;
     upstream.handler = (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write(SSE_EVENTS[0]);
+      res.write(SSE_EVENTS.slice(0, 4).join(''));
       res.on('close', () => {
         upstreamClosed = true;
       });

@@ -49,9 +49,10 @@ describe('graceful shutdown', () => {
     const released = new Promise<void>((r) => (release = r));
     upstream = await startUpstream(async (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write(SSE_EVENTS[0]);
+      // Content first: until then the gateway holds the opening events back (ROUTING-6).
+      res.write(SSE_EVENTS.slice(0, 4).join(''));
       await released;
-      res.end(SSE_EVENTS.slice(1).join(''));
+      res.end(SSE_EVENTS.slice(4).join(''));
     });
     const { gateway } = await startTestGateway({ upstreamUrl: upstream.url, shutdownGraceMs: 5000 });
     const stream = await startStream(gateway.url);
@@ -66,7 +67,7 @@ describe('graceful shutdown', () => {
   it('past the grace period, cuts the stream with an SSE error event and closes', async () => {
     upstream = await startUpstream((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write(SSE_EVENTS[0]); // and never more
+      res.write(SSE_EVENTS.slice(0, 4).join('')); // and never more
     });
     const { gateway } = await startTestGateway({ upstreamUrl: upstream.url, shutdownGraceMs: 200 });
     const stream = await startStream(gateway.url);
@@ -74,7 +75,7 @@ describe('graceful shutdown', () => {
     await gateway.close();
     expect(Date.now() - t0).toBeLessThan(3000);
     const body = await stream.done;
-    expect(body.startsWith(SSE_EVENTS[0] as string)).toBe(true);
+    expect(body.startsWith(SSE_EVENTS.slice(0, 4).join(''))).toBe(true);
     expect(body).toContain(
       'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"The gateway is shutting down',
     );

@@ -75,6 +75,7 @@ describe('the spec matches the contract', () => {
         'vertex-passthrough',
         'bearer',
       ],
+      ['getRoutesHealth', 'get', '/v1/admin/routes', 'routing', 'admin'],
     ]);
   });
 

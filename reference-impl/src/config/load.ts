@@ -67,12 +67,61 @@ export interface UpstreamTimeouts {
   idleMs: number;
 }
 
-export interface UpstreamConfig {
+/** `upstreams[]` of kind `anthropic`: the Claude API (or anything that speaks it). */
+export interface AnthropicUpstreamConfig {
   name: string;
   kind: 'anthropic';
   baseUrl: string;
   apiKey: string;
   timeouts: UpstreamTimeouts;
+}
+
+/** `upstreams[]` of kind `bedrock` (see upstream/bedrock). */
+export interface BedrockUpstreamSettings {
+  name: string;
+  kind: 'bedrock';
+  region: string;
+  baseUrl?: string;
+  auth:
+    | { type: 'sigv4'; accessKeyId: string; secretAccessKey: string; sessionToken?: string }
+    | { type: 'sigv4-default' }
+    | { type: 'api-key'; apiKey: string };
+  timeouts: UpstreamTimeouts;
+  countTokens?: boolean;
+}
+
+/** `upstreams[]` of kind `vertex` (see upstream/vertex). */
+export interface VertexUpstreamSettings {
+  name: string;
+  kind: 'vertex';
+  projectId: string;
+  region: string;
+  baseUrl?: string;
+  auth:
+    | { type: 'service-account'; credentialsFile: string }
+    | { type: 'adc' }
+    | { type: 'access-token'; token: string };
+  timeouts: UpstreamTimeouts;
+}
+
+export type UpstreamConfig = AnthropicUpstreamConfig | BedrockUpstreamSettings | VertexUpstreamSettings;
+
+/** `routing` (see config.schema.json). */
+export interface RoutingConfig {
+  maxAttemptsPerTarget: number;
+  maxAttemptsPerRequest: number;
+  deadlineMs: number;
+  firstTokenMs: number;
+  idleMs: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  breaker: {
+    failureThreshold: number;
+    errorRateThreshold: number;
+    minRequests: number;
+    windowMs: number;
+    coolDownMs: number;
+  };
 }
 
 /** The resolved configuration: references substituted, defaults filled in. */
@@ -83,6 +132,8 @@ export interface GatewayConfig {
   upstreams: UpstreamConfig[];
   models: ModelConfig[];
   policies: PolicyConfig[];
+  /** Retries, failover and breakers (routing/route.ts `RouterOptions`). */
+  routing: RoutingConfig;
   /** What `/managed/settings` adds to the client's environment (handlers/policy.ts `clientEnvironment`). */
   clientEnvironment: { modelDiscovery: boolean; telemetry: boolean };
   log: { level: LogLevel };
@@ -102,6 +153,10 @@ const SECRET_FIELDS = [
   '/auth/previousKeyEncryptionKeys/*',
   '/auth/oidc/clientSecret',
   '/upstreams/*/apiKey',
+  '/upstreams/*/auth/secretAccessKey',
+  '/upstreams/*/auth/sessionToken',
+  '/upstreams/*/auth/apiKey',
+  '/upstreams/*/auth/token',
 ];
 const REFERENCE = /\$\{(env|file):([^}]*)\}/g;
 const WHOLE_REFERENCE = /^\$\{(env|file):[^}]+\}$/;
@@ -191,7 +246,7 @@ export function parseConfig(
 export function configSecrets(config: GatewayConfig): string[] {
   const secrets = [
     ...config.auth.staticTokens.map((t) => t.token),
-    ...config.upstreams.map((u) => u.apiKey),
+    ...config.upstreams.flatMap(upstreamSecrets),
     ...(config.auth.keyEncryptionKey ? [config.auth.keyEncryptionKey] : []),
     ...config.auth.previousKeyEncryptionKeys,
     ...(typeof config.auth.oidc?.clientSecret === 'string' ? [config.auth.oidc.clientSecret] : []),
@@ -206,6 +261,14 @@ export function configSecrets(config: GatewayConfig): string[] {
     }
   }
   return secrets.filter((s) => s.length > 0);
+}
+
+function upstreamSecrets(u: UpstreamConfig): string[] {
+  if (u.kind === 'anthropic') return [u.apiKey];
+  const auth = u.auth as Record<string, unknown>;
+  return ['secretAccessKey', 'sessionToken', 'apiKey', 'token']
+    .map((k) => auth[k])
+    .filter((v): v is string => typeof v === 'string');
 }
 
 function configError(details: string[], summary = 'invalid configuration'): GatewayError {
@@ -256,7 +319,20 @@ function semanticChecks(config: GatewayConfig, env: Env): string[] {
     issues.push('/auth/keyRefreshIntervalS: must be below /auth/signingKeyRetirementSkewS');
   }
   issues.push(...checkPolicyConfig({ models: config.models, policies: config.policies }));
+  const upstreamNames = new Set<string>();
   config.upstreams.forEach((u, i) => {
+    if (upstreamNames.has(u.name)) issues.push(`/upstreams/${i}/name: duplicates an earlier upstream's name`);
+    upstreamNames.add(u.name);
+  });
+  config.models.forEach((m, i) => {
+    (m.targets ?? []).forEach((t, j) => {
+      if (!upstreamNames.has(t.upstream)) {
+        issues.push(`/models/${i}/targets/${j}/upstream: no upstream is named "${t.upstream}"`);
+      }
+    });
+  });
+  config.upstreams.forEach((u, i) => {
+    if (u.baseUrl === undefined) return;
     try {
       const url = new URL(u.baseUrl);
       if (url.search || url.hash || url.username || url.password) {

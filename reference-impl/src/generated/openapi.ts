@@ -514,6 +514,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/routes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Circuit-breaker state and health of every routing target.
+         * @description One entry per target (upstream and upstream model id): `closed` (healthy), `open` (skipped until the next
+         *     probe) or `half_open` (one probe in flight). Per replica: each replica keeps its own breakers.
+         */
+        get: operations["getRoutesHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -921,6 +942,22 @@ export interface components {
             has_more: boolean;
             first_id: string | null;
             last_id: string | null;
+        };
+        RoutesHealth: {
+            data: {
+                /** @constant */
+                type: "route_target";
+                /** @description `<upstream name>/<upstream model id>`. */
+                target: string;
+                /** @enum {unknown} */
+                state: "closed" | "open" | "half_open";
+                consecutive_failures: number;
+                error_rate: number;
+                /** @description Outcomes in the breaker's window. */
+                requests: number;
+                opened_at?: string | null;
+                next_probe_at?: string | null;
+            }[];
         };
     };
     responses: {
@@ -1917,6 +1954,30 @@ export interface operations {
                 };
             };
             default: components["responses"]["GoogleError"];
+        };
+    };
+    getRoutesHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The targets' health. */
+            200: {
+                headers: {
+                    "request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoutesHealth"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            default: components["responses"]["Error"];
         };
     };
 }

@@ -16,8 +16,8 @@ import type { Handler, RequestContext } from '../http/context.ts';
 import type { PolicyConfig } from '../policy/config.ts';
 import { checkModelAllowed, type ModelCatalogue } from '../policy/models.ts';
 import { findTopLevelMembers, replaceSpan } from '../policy/request-model.ts';
-import type { RouteFacts, Router } from '../routing/route.ts';
-import { relayResponse } from '../upstream/relay.ts';
+import type { Router } from '../routing/route.ts';
+import { relayRouted } from '../routing/serve.ts';
 import { policyForRequest } from './policy.ts';
 
 type MessageCreateRequest = components['schemas']['MessageCreateRequest'];
@@ -93,7 +93,7 @@ export function enforceModelAllowlist(ctx: RequestContext, deps: InferencePolicy
 }
 
 /** Where message requests go: the router (routing/route.ts), which picks the target and fails over. */
-export type Dispatcher = Pick<Router, 'send'>;
+export type Dispatcher = Router;
 
 async function relay(
   ctx: RequestContext,
@@ -102,39 +102,13 @@ async function relay(
   path: string = ctx.operation.path,
   options: MessageRequestOptions = {},
 ): Promise<void> {
-  // Filled in place by the router, so the record names the target that answered (or was tried last), with the
-  // usage seen so far, however the request ends (ROUTING-14, ROUTING-15).
-  const routeFacts: RouteFacts = { attempts: [], failed: false };
-  const noteTarget = () => {
-    if (routeFacts.upstream !== undefined) ctx.facts.upstream = routeFacts.upstream;
-    if (routeFacts.model !== undefined) ctx.facts.upstreamModel = routeFacts.model;
-  };
-  let routed: Awaited<ReturnType<Dispatcher['send']>>;
-  try {
-    routed = await router.send(
-      ctx.facts.model ?? '',
-      {
-        path,
-        search: ctx.url.search,
-        rawHeaders: options.rawHeaders ?? ctx.req.rawHeaders,
-        body: ctx.body?.raw ?? Buffer.alloc(0),
-        awaitsWholeAnswer,
-      },
-      { signal: ctx.signal, requestId: ctx.requestId, facts: routeFacts },
-    );
-  } finally {
-    noteTarget();
-  }
-  ctx.facts.upstream = routed.upstream;
-  ctx.facts.upstreamModel = routed.model;
-  try {
-    await relayResponse(options.res ? { ...ctx, res: options.res } : ctx, routed.response);
-  } finally {
-    const facts = await routed.done;
-    if (facts.failed) ctx.facts.errorType ??= facts.errorType ?? 'api_error';
-    ctx.facts.inputTokens ??= facts.inputTokens;
-    ctx.facts.outputTokens ??= facts.outputTokens;
-  }
+  await relayRouted(options.res ? { ...ctx, res: options.res } : ctx, router, ctx.facts.model ?? '', {
+    path,
+    search: ctx.url.search,
+    rawHeaders: options.rawHeaders ?? ctx.req.rawHeaders,
+    body: ctx.body?.raw ?? Buffer.alloc(0),
+    awaitsWholeAnswer,
+  });
 }
 
 /**

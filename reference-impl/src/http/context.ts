@@ -9,6 +9,8 @@ export interface RequestFacts {
   model?: string;
   stream?: boolean;
   upstream?: string;
+  /** The model id at the upstream that answered (after routing and failover). */
+  upstreamModel?: string;
   errorType?: string;
   inputTokens?: number;
   outputTokens?: number;

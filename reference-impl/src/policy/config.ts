@@ -16,6 +16,16 @@ export interface ModelConfig {
   aliases?: string[];
   /** RFC 3339 release time; default: from a trailing `-YYYYMMDD` in the id, else the epoch. */
   createdAt?: string;
+  /** Where requests for this model go, in failover order; default: the first upstream with `id` (ROUTING-*). */
+  targets?: ModelTarget[];
+}
+
+/** One place a model is served: an upstream (by name) and that provider's model id. */
+export interface ModelTarget {
+  upstream: string;
+  /** The model id at that provider; default the catalogue id. */
+  model?: string;
+  weight?: number;
 }
 
 /** Whom a policy applies to; at least one key. */

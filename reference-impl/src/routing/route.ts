@@ -381,6 +381,7 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
       body?.destroy();
     }, limit);
     const alog = log.child({
+      ...(opts.requestId ? { request_id: opts.requestId } : {}),
       upstream: s.target.upstream.name,
       upstream_model: s.model,
       attempt: s.attempts,

@@ -17,6 +17,8 @@ export interface InferenceRecord {
   model: string | null;
   stream: boolean | null;
   upstream: string | null;
+  /** The model id at the upstream that answered (after routing and failover). */
+  upstreamModel?: string | null;
   status: number;
   errorType: string | null;
   startedAt: Date;
@@ -38,8 +40,8 @@ export interface RecorderOptions {
 }
 
 const COLUMNS =
-  '(request_id, subject, model, stream, upstream, status, error_type, started_at, duration_ms, input_tokens, output_tokens)';
-const PER_ROW = 11;
+  '(request_id, subject, model, stream, upstream, upstream_model, status, error_type, started_at, duration_ms, input_tokens, output_tokens)';
+const PER_ROW = 12;
 
 function insertFor(rows: number): string {
   const tuples: string[] = [];
@@ -57,6 +59,7 @@ function params(r: InferenceRecord): unknown[] {
     r.model,
     r.stream,
     r.upstream,
+    r.upstreamModel ?? null,
     r.status,
     r.errorType,
     r.startedAt.toISOString(),

@@ -9,7 +9,7 @@
  */
 import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
-import type { UpstreamConfig } from '../config/load.ts';
+import type { AnthropicUpstreamConfig } from '../config/load.ts';
 import { GatewayError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { upstreamRequestHeaders } from './headers.ts';
@@ -72,7 +72,7 @@ const UNREACHABLE_CODES = new Set([
   'ETIMEDOUT',
 ]);
 
-export function createAnthropicUpstream(config: UpstreamConfig, logger: Logger): Upstream {
+export function createAnthropicUpstream(config: AnthropicUpstreamConfig, logger: Logger): Upstream {
   const base = new URL(config.baseUrl);
   const prefix = base.pathname.replace(/\/+$/, '');
   const pool = new Pool(base.origin, {
