@@ -61,6 +61,12 @@ export {
   startMockAnthropic,
 } from './mocks/anthropic/index.ts';
 export {
+  type MockBedrock,
+  type MockBedrockOptions,
+  startMockBedrock,
+  verifyRequestAuth as verifyBedrockRequestAuth,
+} from './mocks/bedrock/index.ts';
+export {
   type LoginRefusal,
   MOCK_IDP_SCOPES,
   type MockIdp,
@@ -76,6 +82,7 @@ export {
   startMockIdp,
   type TokenEndpointAuthMethod,
 } from './mocks/idp/index.ts';
+export { type MockVertex, type MockVertexOptions, startMockVertex } from './mocks/vertex/index.ts';
 export { formatSummary } from './report/console.ts';
 export { validateReport, writeJsonReport } from './report/json.ts';
 export type { CaseResult, ProfileResult, Report } from './report/types.ts';
