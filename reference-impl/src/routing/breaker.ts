@@ -1,5 +1,5 @@
 /**
- * A circuit breaker per routing target (ROUTING-12, ROUTING-13; issue 4, not yet wired).
+ * A circuit breaker per routing target (ROUTING-12, ROUTING-13).
  *
  * closed → open after `failureThreshold` consecutive failures, or when the error rate over the last `windowMs`
  * reaches `errorRateThreshold` with at least `minRequests` outcomes in the window. While open, requests skip the

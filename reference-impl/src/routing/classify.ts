@@ -1,5 +1,5 @@
 /**
- * What a failed upstream attempt means for the rest of the request (issue 4, not yet wired): retry it (same target
+ * What a failed upstream attempt means for the rest of the request: retry it (same target
  * after a backoff, or the next target), fail over (next target only), or answer the client now.
  *
  * Providers normalise their answers to the Anthropic shape, so one table serves every kind: the HTTP status plus the

@@ -1,5 +1,5 @@
 /**
- * SSE event framing for the router's stream handling (issue 4, not yet wired): cuts upstream bytes into whole events
+ * SSE event framing for the router's stream handling: cuts upstream bytes into whole events
  * (each kept byte for byte, terminator included, so what the client gets is exactly what the upstream sent) and
  * reads each event's name and JSON data.
  */

@@ -1,5 +1,5 @@
 /**
- * Model routing, retries, failover and circuit breakers (issue 4, not yet wired): `createRouter(routes, options)`
+ * Model routing, retries, failover and circuit breakers: `createRouter(routes, options)`
  * and the route table built from config (`routesFromConfig`). See ./route.ts for the behaviour (ROUTING-1…15).
  */
 export { type BreakerOptions, type BreakerSnapshot, type BreakerState, CircuitBreaker } from './breaker.ts';

@@ -1,5 +1,5 @@
 /**
- * The router (issue 4, not yet wired): sends one client request to a model's targets with retries and failover that
+ * The router: sends one client request to a model's targets with retries and failover that
  * the client never sees, and hands back an Anthropic-shaped answer for relay.ts to relay unchanged.
  *
  * - Retries and failover happen only before anything reaches the client (ROUTING-1): the router returns a response

@@ -1,5 +1,5 @@
 /**
- * The inference handler's one call into routing (issue 4, not yet wired): route the request, relay the answer with
+ * The inference handler's one call into routing: route the request, relay the answer with
  * relay.ts, and leave in `ctx.facts` what the request record needs — the upstream that actually answered
  * (ROUTING-15) and its model id (`upstreamModel`), the usage seen even when the client went away during hold-back
  * (ROUTING-14, written through as it is seen: the record is taken the moment the socket closes), and `errorType` when

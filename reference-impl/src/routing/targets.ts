@@ -1,5 +1,5 @@
 /**
- * Model routes (issue 4, not yet wired): each client-facing model id maps to an ordered list of targets — an
+ * Model routes: each client-facing model id maps to an ordered list of targets — an
  * upstream plus that upstream's id for the model — tried in order (the order is the priority). A leading run of
  * targets that carry a `weight` is the first tier: each request orders that tier by weighted random choice, which
  * spreads load among equally preferred targets; the rest keep their listed order.

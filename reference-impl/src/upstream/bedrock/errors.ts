@@ -1,5 +1,5 @@
 /**
- * Bedrock error codes → Anthropic error types and statuses (issue 4, not yet wired).
+ * Bedrock error codes → Anthropic error types and statuses.
  *
  * Bedrock names an error in the `x-amzn-ErrorType` header (then body `code`, then body `__type`), e.g.
  * `ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/`; the code is the part before `:` and

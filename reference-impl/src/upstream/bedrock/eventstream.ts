@@ -1,5 +1,5 @@
 /**
- * AWS event stream → Anthropic SSE, frame by frame (issue 4, not yet wired).
+ * AWS event stream → Anthropic SSE, frame by frame.
  *
  * `invoke-with-response-stream` answers `application/vnd.amazon.eventstream`: binary frames (prelude with total and
  * headers length + CRC, headers, payload, message CRC; protocol-facts §2). Each `chunk` event's payload is

@@ -1,5 +1,5 @@
 /**
- * Upstream kind `bedrock`: Anthropic models on the Amazon Bedrock runtime (issue 4, not yet wired).
+ * Upstream kind `bedrock`: Anthropic models on the Amazon Bedrock runtime.
  *
  * The client's Anthropic request becomes a Bedrock call (protocol-facts §2):
  * - `POST /v1/messages` → `POST /model/{upstreamModel}/invoke`, or `/invoke-with-response-stream` when the body

@@ -1,5 +1,5 @@
 /**
- * OAuth2 access tokens for the Vertex upstream (issue 4, not yet wired).
+ * OAuth2 access tokens for the Vertex upstream.
  *
  * Vertex takes `Authorization: Bearer <OAuth2 access token>` with scope `cloud-platform` (protocol-facts §3). The
  * token comes from google-auth-library — a service-account key file, or Application Default Credentials (metadata

@@ -1,5 +1,5 @@
 /**
- * Vertex error answers → the Anthropic error envelope (issue 4, not yet wired).
+ * Vertex error answers → the Anthropic error envelope.
  *
  * Vertex answers platform errors in the Google envelope `{"error":{"code","message","status"}}` and passes the
  * model's own errors through in the Anthropic envelope (protocol-facts §3). The client always gets an Anthropic

@@ -1,6 +1,5 @@
 /**
- * Upstream kind `vertex`: Anthropic models on Google Vertex AI (issue 4, not yet wired into gateway.ts / the config
- * schema).
+ * Upstream kind `vertex`: Anthropic models on Google Vertex AI (config `upstreams[]` with `kind: vertex`).
  *
  * Request in Anthropic shape → Vertex wire shape (protocol-facts §3):
  * - `POST /v1/messages` → `{base}/projects/{p}/locations/{r}/publishers/anthropic/models/{upstreamModel}:rawPredict`,

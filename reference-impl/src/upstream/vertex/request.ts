@@ -1,5 +1,5 @@
 /**
- * The Vertex wire shape of an Anthropic request (issue 4, not yet wired): base URL by region, the model-in-the-URL
+ * The Vertex wire shape of an Anthropic request: base URL by region, the model-in-the-URL
  * paths, and the body rewrite (protocol-facts §3).
  *
  * The body is rewritten at the top level only, member by member on the raw text: every other member keeps its
