@@ -22,6 +22,9 @@ if (!values.upstream) {
   process.exit(2);
 }
 const apiKey = process.env.OCG_BENCH_UPSTREAM_KEY ?? 'bench-upstream-key';
+// `OCG_BENCH_BARE_AUTH_HEADER="name: value"` (bench/providers.ts): send that credential instead of x-api-key, e.g.
+// a Bedrock API key or a Vertex access token as `authorization: Bearer …`.
+const authHeader = process.env.OCG_BENCH_BARE_AUTH_HEADER?.match(/^([^:]+):\s*(.*)$/);
 const pool = new Pool(values.upstream, { keepAliveTimeout: 60_000 });
 
 const HOP_BY_HOP = new Set([
@@ -60,7 +63,8 @@ const server = createServer((req, res) => {
   const headers = forwardable(req.headers);
   delete headers.host;
   delete headers.authorization;
-  headers['x-api-key'] = apiKey;
+  if (authHeader) headers[(authHeader[1] as string).trim().toLowerCase()] = authHeader[2] as string;
+  else headers['x-api-key'] = apiKey;
   const abort = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) abort.abort();
