@@ -101,10 +101,48 @@ export interface PolicyFixture {
   };
   /** The only model of the `restricted` group. */
   restrictedModel: string;
+  /**
+   * The routed model (feature `routing`): a catalogue model (in `models`, allowed to every policy that allows
+   * `*`) whose requests go to `targets` in this order — the first healthy one answers, the next is tried only
+   * before anything reached the client. Each target names a kit mock (`anthropic` or `anthropicB`) and the model
+   * id to send there (a gateway puts it in the upstream request's `model`), so cases see which target answered.
+   * Every other model goes to `mocks.anthropic` only.
+   */
+  routing?: RoutingFixture;
   /** Sign-in rules: only these email domains may sign in (every kit user is in the first one). */
   allowedEmailDomains: readonly string[];
   /** What to do with an Entra group overage (`_claim_names.groups`): the kit expects the user refused. */
   groupsOverage: 'deny';
+}
+
+/** One target of the routed model: which kit mock, and the model id at it. */
+export interface RoutingTargetFixture {
+  mock: 'anthropic' | 'anthropicB';
+  /** The model id the gateway sends to that upstream (in the body's `model`). */
+  upstreamModel: string;
+}
+
+/** The routed model and its targets, in failover order (adapter contract v1, feature `routing`). */
+export interface RoutingFixture {
+  model: string;
+  targets: readonly RoutingTargetFixture[];
+}
+
+/**
+ * Routing limits the kit asks for, so its routing cases finish in seconds (a gateway that cannot configure them
+ * fails the cases whose bound they exceed). Every routing case has a wall-clock bound derived from these.
+ */
+export interface RoutingTimingHints {
+  /** Longest wait from an attempt's start to a stream's first content before failing over, in ms (2000). */
+  firstTokenMs: number;
+  /** Longest silence inside a stream once content reached the client, before the SSE `error` event (2000). */
+  idleMs: number;
+  /** First retry backoff on a target, in ms (50); doubled per retry with jitter. */
+  backoffBaseMs: number;
+  /** Consecutive failures that open a target's circuit breaker (5). */
+  breakerFailureThreshold: number;
+  /** How long an open breaker waits before its half-open probe, in ms (2000). */
+  breakerCoolDownMs: number;
 }
 
 /**
@@ -120,13 +158,23 @@ export interface TimingHints {
   deviceCodeExpiresInS: number;
   /** Device flow polling `interval` (1). */
   deviceCodeIntervalS: number;
+  /** Routing limits for the `routing` cases (always set by this kit; optional for contexts built elsewhere). */
+  routing?: RoutingTimingHints;
 }
 
 export interface AdapterContext {
   /** The contract version (1). Absent in v0, which had only `mocks.anthropic`, `workDir`, `seed` and `log`. */
   contractVersion: typeof ADAPTER_CONTRACT_VERSION;
-  /** The mocks the gateway must use: its upstream and its identity provider. */
-  mocks: { anthropic: { url: string; apiKey: string }; idp: AdapterIdp };
+  /**
+   * The mocks the gateway must use: its upstream, a second Anthropic upstream (`anthropicB`: only the routed
+   * model's second target, see `policy.routing`) and its identity provider.
+   */
+  mocks: {
+    anthropic: { url: string; apiKey: string };
+    /** Always set by this kit (optional only for contexts built by other tooling). */
+    anthropicB?: { url: string; apiKey: string };
+    idp: AdapterIdp;
+  };
   /** Which groups get which managed settings, models and admin roles. Users exist only at the IdP. */
   policy: PolicyFixture;
   timing: TimingHints;

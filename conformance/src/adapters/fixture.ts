@@ -36,7 +36,22 @@ export const FIXTURE_MODELS: readonly ModelFixture[] = Object.freeze([
     createdAt: '2025-10-01T00:00:00Z',
   },
   { id: 'm', displayName: 'Conformance probe model', createdAt: '2024-01-01T00:00:00Z' },
+  // The routed model (feature `routing`): two targets, see ROUTING_FIXTURE.
+  { id: 'claude-routed-1', displayName: 'Conformance routed model', createdAt: '2024-01-02T00:00:00Z' },
 ]);
+
+/**
+ * The routed model's targets in failover order: mock A (`mocks.anthropic`) first, then mock B
+ * (`mocks.anthropicB`), each under its own upstream model id, so a case tells from the upstream request body —
+ * and from the answer's `model`, which the mocks echo — which target served a request.
+ */
+export const ROUTING_FIXTURE = Object.freeze({
+  model: 'claude-routed-1',
+  targets: Object.freeze([
+    Object.freeze({ mock: 'anthropic' as const, upstreamModel: 'claude-routed-1-at-a' }),
+    Object.freeze({ mock: 'anthropicB' as const, upstreamModel: 'claude-routed-1-at-b' }),
+  ]),
+});
 
 /** Builds the run's policy fixture from its seed. */
 export function createPolicyFixture(rng: Rng): PolicyFixture {
@@ -84,6 +99,7 @@ export function createPolicyFixture(rng: Rng): PolicyFixture {
     adminGroups: { read: [groups.adminRead], write: [groups.adminWrite] },
     groups,
     restrictedModel,
+    routing: ROUTING_FIXTURE,
     allowedEmailDomains: ['example.test'],
     groupsOverage: 'deny',
   };

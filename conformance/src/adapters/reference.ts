@@ -129,13 +129,49 @@ export function renderReferenceConfig(
         apiKey: '${env:OCG_CONFORMANCE_ANTHROPIC_API_KEY}',
         timeouts: { connectMs: 5000, firstByteMs: 30000, idleMs: 60000 },
       },
+      ...(ctx.mocks.anthropicB
+        ? [
+            {
+              name: 'anthropic-b',
+              kind: 'anthropic',
+              baseUrl: ctx.mocks.anthropicB.url,
+              apiKey: '${env:OCG_CONFORMANCE_ANTHROPIC_B_API_KEY}',
+              timeouts: { connectMs: 5000, firstByteMs: 30000, idleMs: 60000 },
+            },
+          ]
+        : []),
     ],
-    models: policy.models.map((m) => ({
-      id: m.id,
-      displayName: m.displayName,
-      ...(m.aliases && m.aliases.length > 0 ? { aliases: [...m.aliases] } : {}),
-      ...(m.createdAt ? { createdAt: m.createdAt } : {}),
-    })),
+    // Every model goes to the first upstream (mock A) with its own id, except the routed model.
+    models: policy.models.map((m) => {
+      const routed = policy.routing?.model === m.id ? policy.routing : undefined;
+      return {
+        id: m.id,
+        displayName: m.displayName,
+        ...(m.aliases && m.aliases.length > 0 ? { aliases: [...m.aliases] } : {}),
+        ...(m.createdAt ? { createdAt: m.createdAt } : {}),
+        ...(routed && ctx.mocks.anthropicB
+          ? {
+              targets: routed.targets.map((t) => ({
+                upstream: t.mock === 'anthropicB' ? 'anthropic-b' : 'anthropic',
+                model: t.upstreamModel,
+              })),
+            }
+          : {}),
+      };
+    }),
+    ...(timing.routing
+      ? {
+          routing: {
+            firstTokenMs: timing.routing.firstTokenMs,
+            idleMs: timing.routing.idleMs,
+            backoffBaseMs: timing.routing.backoffBaseMs,
+            breaker: {
+              failureThreshold: timing.routing.breakerFailureThreshold,
+              coolDownMs: timing.routing.breakerCoolDownMs,
+            },
+          },
+        }
+      : {}),
     policies: policy.policies.map((p) => ({
       name: p.name,
       match: p.match,
@@ -177,6 +213,7 @@ export function createReferenceAdapter(options: ReferenceAdapterOptions = {}): A
       env.OCG_CONFORMANCE_KEK = kek;
       env.OCG_CONFORMANCE_OIDC_CLIENT_SECRET = clientSecret;
       env.OCG_CONFORMANCE_ANTHROPIC_API_KEY = ctx.mocks.anthropic.apiKey;
+      if (ctx.mocks.anthropicB) env.OCG_CONFORMANCE_ANTHROPIC_B_API_KEY = ctx.mocks.anthropicB.apiKey;
 
       ctx.log(`reference adapter: starting ${bin} (config ${configPath}, log ${logPath})`);
       const child = spawn(process.execPath, [bin, '--config', configPath], {

@@ -39,6 +39,7 @@ import managedSettings from './policy/managed-settings.ts';
 import noPolicy from './policy/no-policy.ts';
 import policyPrecedence from './policy/precedence.ts';
 import settingsEtag from './policy/settings-etag.ts';
+import { routingCases } from './routing/index.ts';
 import accessDenied from './session/access-denied.ts';
 import accessTokens from './session/access-tokens.ts';
 import bearerEverywhere from './session/bearer-everywhere.ts';
@@ -119,6 +120,7 @@ export const allCases = createRegistry([
   adminApiKeys,
   adminUnsignedClaims,
   adminRevokeSessions,
+  ...routingCases,
   // Last: locks its own address out, then the case that waited for expiries since the run started.
   userCodeBruteForce,
   expiry,

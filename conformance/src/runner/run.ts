@@ -98,6 +98,13 @@ export const KIT_TIMING: TimingHints = Object.freeze({
   clockToleranceS: 5,
   deviceCodeExpiresInS: 60,
   deviceCodeIntervalS: 1,
+  routing: Object.freeze({
+    firstTokenMs: 2000,
+    idleMs: 2000,
+    backoffBaseMs: 50,
+    breakerFailureThreshold: 5,
+    breakerCoolDownMs: 2000,
+  }),
 });
 
 /** Everything a case context is built from, once per run. */
@@ -106,6 +113,8 @@ interface RunEnv {
   baseUrl: string;
   features: readonly string[];
   mock: MockAnthropic;
+  /** The second Anthropic mock: the routed model's second target. */
+  mockB: MockAnthropic;
   idp: MockIdp;
   caseIdp: CaseIdp;
   policy: PolicyFixture;
@@ -146,9 +155,10 @@ function caseContext(env: RunEnv, label: string, prepared: unknown) {
       clockToleranceS: env.gateway.clockToleranceS ?? DEFAULT_CLOCK_TOLERANCE_S,
       features: env.features,
     },
-    mocks: { anthropic: env.mock, idp: env.caseIdp },
+    mocks: { anthropic: env.mock, anthropicB: env.mockB, idp: env.caseIdp },
     idp: env.caseIdp,
     policy: env.policy,
+    timing: KIT_TIMING,
     signIn: (user) => oauth.signIn(user),
     oauth,
     newBrowser,
@@ -218,6 +228,7 @@ async function runCase(
     };
   }
   env.mock.reset();
+  env.mockB.reset();
   env.idp.clearLog();
   await env.session.ensureFresh(c.timeoutMs);
   const { ctx, checker, notes, release } = caseContext(env, c.id, prepared?.value);
@@ -239,6 +250,7 @@ async function runCase(
   } finally {
     await release();
     env.mock.release();
+    env.mockB.release();
   }
   result.durationMs = Math.round((performance.now() - started) * 10) / 10;
   const checked = { specChecks: { ...checker.counts } };
@@ -285,9 +297,16 @@ export async function runConformance(options: RunOptions): Promise<Report> {
 
   const rng = createRng(seed);
   const mock = await startMockAnthropic({ apiKey: `sk-ant-api03-${rng.fork('mock-anthropic').string(48)}` });
+  const mockB = await startMockAnthropic({
+    apiKey: `sk-ant-api03-${rng.fork('mock-anthropic-b').string(48)}`,
+  }).catch(async (err: unknown) => {
+    await mock.close();
+    throw err;
+  });
   const idp = await startMockIdp({ seed: rng.fork('mock-idp').int(0x1_0000_0000) }).catch(
     async (err: unknown) => {
       await mock.close();
+      await mockB.close();
       throw err;
     },
   );
@@ -305,6 +324,7 @@ export async function runConformance(options: RunOptions): Promise<Report> {
       contractVersion: ADAPTER_CONTRACT_VERSION,
       mocks: {
         anthropic: { url: mock.url, apiKey: mock.apiKey },
+        anthropicB: { url: mockB.url, apiKey: mockB.apiKey },
         idp: {
           issuer: idp.issuer,
           discoveryUrl: idp.discoveryUrl,
@@ -372,6 +392,7 @@ export async function runConformance(options: RunOptions): Promise<Report> {
       baseUrl,
       features: declared,
       mock,
+      mockB,
       idp,
       caseIdp,
       policy,
@@ -397,6 +418,7 @@ export async function runConformance(options: RunOptions): Promise<Report> {
         .catch((err: unknown) => log(`adapter ${adapter.name}: stop() failed: ${String(err)}`));
     }
     await mock.close();
+    await mockB.close();
     await idp.close();
     if (aborted && options.keepWorkDir === false) await rm(workDir, { recursive: true, force: true });
   }

@@ -2,7 +2,7 @@
  * What a conformance case is and what it gets to work with.
  */
 import type { fetch, request } from 'undici';
-import type { PolicyFixture } from '../adapters/contract.ts';
+import type { PolicyFixture, TimingHints } from '../adapters/contract.ts';
 import type { Browser, BrowserOptions } from '../browser/index.ts';
 import type { MockAnthropic } from '../mocks/anthropic/index.ts';
 import type { MockIdp, MockIdpClient, MockIdpUser } from '../mocks/idp/index.ts';
@@ -30,8 +30,13 @@ export interface CaseContext {
     clockToleranceS: number;
     features: readonly string[];
   };
-  /** The mocks, reset before every case (the IdP keeps its users and clients; its log is cleared). */
-  mocks: { anthropic: MockAnthropic; idp: CaseIdp };
+  /** The lifetimes and routing limits the kit asked the adapter for. */
+  timing: TimingHints;
+  /**
+   * The mocks, reset before every case (the IdP keeps its users and clients; its log is cleared). `anthropicB` is
+   * the routed model's second target (`policy.routing`); `anthropic` serves everything else and is its first.
+   */
+  mocks: { anthropic: MockAnthropic; anthropicB: MockAnthropic; idp: CaseIdp };
   /** The mock IdP: create users (`createUser({ groups })`), disable them, change their groups. */
   idp: CaseIdp;
   /** The policy fixture the adapter configured (groups, models, admin groups). */

@@ -120,7 +120,9 @@ async function answer(endpoint: Endpoint, request: Request, state: AnthropicMock
   }
   const status = script.status ?? 200;
   const extra = { ...(status === 429 || status === 529 ? { 'retry-after': '1' } : {}), ...script.headers };
-  const withExtra = { ...headers, ...extra };
+  const withExtra: Record<string, string> = { ...headers, ...extra };
+  // A scripted header with an empty value removes it (e.g. a 429 without `retry-after`).
+  for (const [name, value] of Object.entries(withExtra)) if (value === '') delete withExtra[name];
 
   if (script.events || script.transcript !== undefined) {
     const events = script.events ?? splitTranscript(script.transcript ?? '');

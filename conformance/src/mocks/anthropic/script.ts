@@ -7,7 +7,7 @@ import type { MockEvent } from './responses.ts';
 export interface MockScript {
   /** HTTP status (default 200). A status ≥ 400 without `body` answers the API's error envelope for it. */
   status?: number;
-  /** Extra / overriding response headers. */
+  /** Extra / overriding response headers; an empty value removes the header (e.g. the default `retry-after`). */
   headers?: Record<string, string>;
   /** A JSON body (objects are serialized; strings are sent as they are). Ignored when `events` is set. */
   body?: unknown;
