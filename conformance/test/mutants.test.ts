@@ -15,6 +15,7 @@ const RELAY = ['discovery/', 'inference/', 'errors/'];
 const SIGN_IN = ['discovery/', 'session/'];
 const POLICY = ['discovery/', 'policy/', 'models/'];
 const ADMIN = ['discovery/', 'admin/'];
+const ROUTING = ['discovery/', 'routing/'];
 
 /** `profile`: the profile the aimed-at case belongs to, when not core (it is run with core and must fail). */
 const TABLE: Array<[string, { want: string[]; areas: string[]; profile?: string }]> = [
@@ -30,6 +31,12 @@ const TABLE: Array<[string, { want: string[]; areas: string[]; profile?: string 
   ['ignores-allowlist', { want: ['policy/allowlist'], areas: POLICY }],
   ['wrong-etag', { want: ['policy/settings-etag'], areas: POLICY }],
   ['trusts-unsigned-admin-claims', { want: ['admin/unsigned-claims'], areas: ADMIN, profile: 'admin' }],
+  [
+    'presents-cut-stream-as-success',
+    { want: ['routing/mid-stream-failure'], areas: ROUTING, profile: 'routing' },
+  ],
+  ['retries-a-400', { want: ['routing/no-retry-on-4xx'], areas: ROUTING, profile: 'routing' }],
+  ['passes-upstream-401', { want: ['routing/upstream-credentials'], areas: ROUTING, profile: 'routing' }],
 ];
 
 describe('mutants are caught by exactly the case aimed at them', () => {
