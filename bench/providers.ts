@@ -36,6 +36,7 @@ const { values: args } = parseArgs({
     database: { type: 'string' },
     out: { type: 'string', default: join(benchDir, 'results') },
     'keep-tmp': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -50,7 +51,8 @@ if (args.help) {
   --log-level LEVEL   gateway log.level (default warn)
   --database URL      gateway database (default PGlite in bench/tmp/<run>/db)
   --out DIR           where results go (default bench/results)
-  --keep-tmp          keep bench/tmp/<run> after a successful run`);
+  --keep-tmp          keep bench/tmp/<run> after a successful run
+  --cpu-prof          write a V8 CPU profile of the gateway into bench/tmp/<run>/ (implies --keep-tmp)`);
   process.exit(0);
 }
 
@@ -445,7 +447,12 @@ async function main(): Promise<number> {
   const gatewayLog = join(workDir, 'gateway.log');
   const gateway = spawnChild(
     node,
-    [join(repoRoot, 'reference-impl', 'src', 'main.ts'), '--config', configPath],
+    [
+      ...(args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${workDir}`] : []),
+      join(repoRoot, 'reference-impl', 'src', 'main.ts'),
+      '--config',
+      configPath,
+    ],
     {
       env: childEnv,
       cwd: repoRoot,
@@ -603,6 +610,6 @@ try {
 } finally {
   await stopAll(5000);
 }
-if (exitCode === 0 && !args['keep-tmp']) rmSync(workDir, { recursive: true, force: true });
+if (exitCode === 0 && !args['keep-tmp'] && !args['cpu-prof']) rmSync(workDir, { recursive: true, force: true });
 else console.error(`[bench:providers] logs and config kept in ${relative(repoRoot, workDir)}`);
 process.exit(exitCode);

@@ -35,6 +35,8 @@ const { values: args } = parseArgs({
     database: { type: 'string' },
     out: { type: 'string', default: join(benchDir, 'results') },
     'keep-tmp': { type: 'boolean', default: false },
+    'heap-snapshots': { type: 'boolean', default: false },
+    target: { type: 'string', default: 'gateway' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -48,7 +50,10 @@ if (args.help) {
   --log-level LEVEL    gateway log.level (default warn)
   --database URL       gateway database (default PGlite in bench/tmp/<run>/db)
   --out DIR            where results go (default bench/results)
-  --keep-tmp           keep bench/tmp/<run> after a successful run`);
+  --keep-tmp           keep bench/tmp/<run> after a successful run
+  --target T           gateway (default) | bare: the bare undici pass-through instead, the floor; files get "-bare"
+  --heap-snapshots     also write a V8 heap snapshot of the gateway at each reading into bench/tmp/<run>/
+                       (diagnosis only: slow, large; implies --keep-tmp)`);
   process.exit(0);
 }
 const quick = args.quick;
@@ -56,6 +61,12 @@ const streams = Number(args.streams ?? (quick ? 100 : 1000));
 const holdS = Number(args['hold-s'] ?? (quick ? 5 : 20));
 const intervalMs = Number(args['interval-ms']);
 const warmupStreams = Number(args['warmup-streams']);
+const target = args.target === 'bare' ? 'bare' : 'gateway';
+if (args.target !== target) {
+  console.error('--target: gateway or bare');
+  process.exit(2);
+}
+const subject = target === 'bare' ? 'bare proxy' : 'gateway';
 for (const v of [streams, holdS, intervalMs]) {
   if (!Number.isInteger(v) || v <= 0) {
     console.error('--streams, --hold-s and --interval-ms take whole numbers above 0');
@@ -76,6 +87,7 @@ const childEnv: NodeJS.ProcessEnv = {
   OCG_BENCH_UPSTREAM_KEY: `sk-ant-bench-${randomBytes(8).toString('hex')}`,
   OCG_BENCH_DATABASE_URL: args.database ?? `pglite://${join(workDir, 'db')}`,
   OCG_BENCH_HEAP_FILE: heapFile,
+  ...(args['heap-snapshots'] ? { OCG_BENCH_HEAP_SNAPSHOTS: '1' } : {}),
 };
 delete childEnv.DATABASE_URL;
 delete childEnv.OCG_CONFIG;
@@ -178,7 +190,7 @@ interface Heap {
 async function probe(pid: number): Promise<Heap & { procRss: number | null }> {
   const since = Date.now();
   process.kill(pid, 'SIGUSR2');
-  const deadline = since + 10_000;
+  const deadline = since + (args['heap-snapshots'] ? 120_000 : 10_000);
   while (Date.now() < deadline) {
     if (existsSync(heapFile)) {
       try {
@@ -264,39 +276,57 @@ async function main(): Promise<number> {
     { env: childEnv, logFile: join(workDir, 'upstream.log') },
   );
   const { url: upstreamUrl } = await firstJsonLine<{ url: string }>(upstream, 'upstream');
-  const port = await freePort();
-  const configPath = join(workDir, 'gateway.yaml');
-  writeFileSync(configPath, renderGatewayConfig(port, upstreamUrl));
-  const gatewayLog = join(workDir, 'gateway.log');
-  const gateway = spawnLimited(
-    [
-      '--expose-gc',
-      '--import',
-      join(benchDir, 'lib', 'heap-probe.ts'),
-      join(repoRoot, 'reference-impl', 'src', 'main.ts'),
-      '--config',
-      configPath,
-    ],
-    { env: childEnv, cwd: repoRoot, logFile: gatewayLog, captureStdout: false },
-  );
-  gatewayUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (gateway.exitCode !== null || Date.now() > deadline) {
-      const tail = readFileSync(gatewayLog, 'utf8').trim().split('\n').slice(-15).join('\n');
-      throw new Error(
-        `gateway did not become ready; last lines of ${relative(repoRoot, gatewayLog)}:\n${tail}`,
-      );
+  let pid: number;
+  if (target === 'bare') {
+    // The floor: the bare undici pass-through (bench/bare-proxy.ts) with the same probe, in front of the same upstream.
+    const bare = spawnLimited(
+      [
+        '--expose-gc',
+        '--import',
+        join(benchDir, 'lib', 'heap-probe.ts'),
+        join(benchDir, 'bare-proxy.ts'),
+        '--upstream',
+        upstreamUrl,
+      ],
+      { env: childEnv, logFile: join(workDir, 'bare-proxy.log') },
+    );
+    gatewayUrl = (await firstJsonLine<{ url: string }>(bare, 'bare proxy')).url;
+    pid = bare.pid as number;
+  } else {
+    const port = await freePort();
+    const configPath = join(workDir, 'gateway.yaml');
+    writeFileSync(configPath, renderGatewayConfig(port, upstreamUrl));
+    const gatewayLog = join(workDir, 'gateway.log');
+    const gateway = spawnLimited(
+      [
+        '--expose-gc',
+        '--import',
+        join(benchDir, 'lib', 'heap-probe.ts'),
+        join(repoRoot, 'reference-impl', 'src', 'main.ts'),
+        '--config',
+        configPath,
+      ],
+      { env: childEnv, cwd: repoRoot, logFile: gatewayLog, captureStdout: false },
+    );
+    gatewayUrl = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (gateway.exitCode !== null || Date.now() > deadline) {
+        const tail = readFileSync(gatewayLog, 'utf8').trim().split('\n').slice(-15).join('\n');
+        throw new Error(
+          `gateway did not become ready; last lines of ${relative(repoRoot, gatewayLog)}:\n${tail}`,
+        );
+      }
+      try {
+        if ((await fetch(`${gatewayUrl}/readyz`)).status === 200) break;
+      } catch {
+        // not listening yet
+      }
+      await sleep(200);
     }
-    try {
-      if ((await fetch(`${gatewayUrl}/readyz`)).status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    await sleep(200);
+    pid = gateway.pid as number;
   }
-  const pid = gateway.pid as number;
-  log(`upstream at ${upstreamUrl}; gateway at ${gatewayUrl} (pid ${pid})`);
+  log(`upstream at ${upstreamUrl}; ${target} at ${gatewayUrl} (pid ${pid})`);
 
   // Warm-up: load every module and JIT the streaming path, so that the baseline is a gateway that has served streams.
   if (warmupStreams > 0) {
@@ -399,6 +429,7 @@ async function main(): Promise<number> {
     gitCommit: git.status === 0 ? git.stdout.trim() : null,
     machine,
     parameters: {
+      target,
       streams,
       holdS,
       intervalMs,
@@ -417,18 +448,18 @@ async function main(): Promise<number> {
     warnings,
   };
   mkdirSync(args.out, { recursive: true });
-  const base = join(args.out, `${stamp}-streams${quick ? '-quick' : ''}`);
+  const base = join(args.out, `${stamp}-streams${target === 'bare' ? '-bare' : ''}${quick ? '-quick' : ''}`);
   writeFileSync(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`);
   const lf = (n: number | null, d = 1) => (n === null ? '—' : n.toFixed(d));
   const md = [
-    `# ${openCount} open streams through one gateway — ${stamp}${quick ? ' (quick)' : ''}`,
+    `# ${openCount} open streams through one ${subject} — ${stamp}${quick ? ' (quick)' : ''}`,
     '',
     `Machine: ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}; load average at start ${loadAvgStart.map((l) => l.toFixed(2)).join(' / ')}, at end ${machine.loadAvgEnd.map((l) => l.toFixed(2)).join(' / ')} (shared machine).`,
-    `Parameters: ${streams} streams, held ${holdS} s once all were open, one small content event per stream every ${intervalMs} ms, ${warmupStreams} warm-up streams, gateway log level ${args['log-level']}, ${args.database ? 'database given by --database' : 'embedded PGlite'}; ${fd.note}.`,
+    `Parameters: ${streams} streams, held ${holdS} s once all were open, one small content event per stream every ${intervalMs} ms, ${warmupStreams} warm-up streams, ${target === 'bare' ? 'the bare undici pass-through (bench/bare-proxy.ts)' : `gateway log level ${args['log-level']}, ${args.database ? 'database given by --database' : 'embedded PGlite'}`}; ${fd.note}.`,
     '',
     `All ${openCount} streams delivered their first content ${open.openedAfterMs} ms after the client started (first content p50 ${lf(Number((open.firstContentMs as { p50: number }).p50))} ms, p99 ${lf(Number((open.firstContentMs as { p99: number }).p99))} ms); ${done.stillOpenAtEnd} still open at the end of the hold; ${done.chunksDuringHold} body chunks received during the hold.`,
     '',
-    '| gateway memory | before (after GC) | streams open (after GC) | after close | **per open stream** |',
+    `| ${subject} memory | before (after GC) | streams open (after GC) | after close | **per open stream** |`,
     '|---|---:|---:|---:|---:|',
     `| RSS (/proc) | ${mib(before.procRss)} MiB | ${mib(held.procRss)} MiB | ${mib(after.procRss)} MiB | **${kib(perStream.rssBytes)} KiB** |`,
     `| V8 heap used | ${mib(before.heapUsed)} MiB | ${mib(held.heapUsed)} MiB | ${mib(after.heapUsed)} MiB | ${kib(perStream.heapUsedBytes)} KiB |`,
@@ -437,7 +468,7 @@ async function main(): Promise<number> {
     `RSS per stream over the hold (no GC forced): median ${kib(perStream.rssMedianDuringHoldBytes)} KiB, max ${kib(perStream.rssMaxDuringHoldBytes)} KiB. ` +
       `Target: under 64 KiB per open stream, in RSS and in live heap — **${met ? 'met' : 'not met'}** (reported, never asserted).`,
     '',
-    '| gateway CPU (utime + stime, /proc) | value |',
+    `| ${subject} CPU (utime + stime, /proc) | value |`,
     '|---|---:|',
     `| during the hold (${(holdWallMs / 1000).toFixed(1)} s, includes one forced GC) | ${lf(holdCpuUs === null ? null : holdCpuUs / 1000, 0)} ms = **${lf(cpu.gatewayCpuPercentOfOneCore)} % of one core** |`,
     `| per open stream per second | ${lf(cpu.gatewayCpuUsPerStreamSecond)} µs |`,
@@ -462,6 +493,7 @@ try {
 } finally {
   await stopAll(5000);
 }
-if (exitCode === 0 && !args['keep-tmp']) rmSync(workDir, { recursive: true, force: true });
+if (exitCode === 0 && !args['keep-tmp'] && !args['heap-snapshots'])
+  rmSync(workDir, { recursive: true, force: true });
 else console.error(`[bench:streams] logs and config kept in ${relative(repoRoot, workDir)}`);
 process.exit(exitCode);

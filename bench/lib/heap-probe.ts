@@ -6,11 +6,16 @@
  * Nothing else in the gateway changes: it does not use SIGUSR2 (Node keeps SIGUSR1 for the inspector).
  */
 import { writeFileSync } from 'node:fs';
+import { writeHeapSnapshot } from 'node:v8';
 
 const file = process.env.OCG_BENCH_HEAP_FILE;
 if (file) {
   process.on('SIGUSR2', () => {
     (globalThis as { gc?: () => void }).gc?.();
-    writeFileSync(file, JSON.stringify({ at: Date.now(), ...process.memoryUsage() }));
+    const usage = process.memoryUsage();
+    // OCG_BENCH_HEAP_SNAPSHOTS=1 (bench:streams --heap-snapshots): also a .heapsnapshot beside the file, to see
+    // what the streams keep. Slow and large (seconds, hundreds of MB): for diagnosis, not for a recorded run.
+    if (process.env.OCG_BENCH_HEAP_SNAPSHOTS === '1') writeHeapSnapshot(`${file}.${Date.now()}.heapsnapshot`);
+    writeFileSync(file, JSON.stringify({ at: Date.now(), ...usage }));
   });
 }
