@@ -610,6 +610,7 @@ try {
 } finally {
   await stopAll(5000);
 }
-if (exitCode === 0 && !args['keep-tmp'] && !args['cpu-prof']) rmSync(workDir, { recursive: true, force: true });
+if (exitCode === 0 && !args['keep-tmp'] && !args['cpu-prof'])
+  rmSync(workDir, { recursive: true, force: true });
 else console.error(`[bench:providers] logs and config kept in ${relative(repoRoot, workDir)}`);
 process.exit(exitCode);
