@@ -10,6 +10,7 @@ import malformedEvent from './malformed-event.ts';
 import messageStop from './message-stop.ts';
 import midStream from './mid-stream.ts';
 import noRetry4xx from './no-retry-4xx.ts';
+import routesHealth from './routes-health.ts';
 
 export const routingCases: ConformanceCase[] = [
   ...failoverCases,
@@ -23,4 +24,5 @@ export const routingCases: ConformanceCase[] = [
   malformedEvent,
   messageStop,
   flappingTarget,
+  routesHealth,
 ];
