@@ -1,6 +1,7 @@
 /** The routing cases (feature `routing`, ROUTING-*), in run order. */
 import type { ConformanceCase } from '../../runner/types.ts';
 import { boundedAttempts, retryAfter } from './attempts.ts';
+import clientDisconnect from './client-disconnect.ts';
 import credentials from './credentials.ts';
 import errorMessage from './error-message.ts';
 import { failoverCases } from './failover.ts';
@@ -23,6 +24,7 @@ export const routingCases: ConformanceCase[] = [
   midStream,
   malformedEvent,
   messageStop,
+  clientDisconnect,
   flappingTarget,
   routesHealth,
 ];
