@@ -109,6 +109,11 @@ export interface PolicyFixture {
    * Every other model goes to `mocks.anthropic` only.
    */
   routing?: RoutingFixture;
+  /**
+   * Routed models between the provider mocks (feature `routing`): `[bedrock, vertex]` and `[vertex, bedrock]`, each
+   * target with its provider model id (a Bedrock model id, a Vertex `model@version`). Also in `models`.
+   */
+  providerRoutes?: readonly RoutingFixture[];
   /** Sign-in rules: only these email domains may sign in (every kit user is in the first one). */
   allowedEmailDomains: readonly string[];
   /** What to do with an Entra group overage (`_claim_names.groups`): the kit expects the user refused. */
@@ -117,7 +122,7 @@ export interface PolicyFixture {
 
 /** One target of the routed model: which kit mock, and the model id at it. */
 export interface RoutingTargetFixture {
-  mock: 'anthropic' | 'anthropicB';
+  mock: 'anthropic' | 'anthropicB' | 'bedrock' | 'vertex';
   /** The model id the gateway sends to that upstream (in the body's `model`). */
   upstreamModel: string;
 }
@@ -173,6 +178,21 @@ export interface AdapterContext {
     anthropic: { url: string; apiKey: string };
     /** Always set by this kit (optional only for contexts built by other tooling). */
     anthropicB?: { url: string; apiKey: string };
+    /**
+     * The Amazon Bedrock runtime mock (an upstream of kind bedrock: `url` as its endpoint, SigV4 with service
+     * `bedrock` in `region` with `credentials`, or `apiKey` as a Bedrock API key bearer). Always set by this kit.
+     */
+    bedrock?: {
+      url: string;
+      region: string;
+      credentials: { accessKeyId: string; secretAccessKey: string };
+      apiKey: string;
+    };
+    /**
+     * The Google Vertex AI mock (an upstream of kind vertex): `baseUrl` replaces `https://<region>-aiplatform…/v1`,
+     * `accessToken` is the OAuth2 bearer it requires, for `projectId` in `region`. Always set by this kit.
+     */
+    vertex?: { baseUrl: string; region: string; projectId: string; accessToken: string };
     idp: AdapterIdp;
   };
   /** Which groups get which managed settings, models and admin roles. Users exist only at the IdP. */

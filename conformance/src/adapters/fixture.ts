@@ -38,6 +38,35 @@ export const FIXTURE_MODELS: readonly ModelFixture[] = Object.freeze([
   { id: 'm', displayName: 'Conformance probe model', createdAt: '2024-01-01T00:00:00Z' },
   // The routed model (feature `routing`): two targets, see ROUTING_FIXTURE.
   { id: 'claude-routed-1', displayName: 'Conformance routed model', createdAt: '2024-01-02T00:00:00Z' },
+  // Routed between the provider mocks, see PROVIDER_ROUTES.
+  {
+    id: 'claude-routed-2',
+    displayName: 'Conformance routed model (Bedrock, then Vertex)',
+    createdAt: '2024-01-03T00:00:00Z',
+  },
+  {
+    id: 'claude-routed-3',
+    displayName: 'Conformance routed model (Vertex, then Bedrock)',
+    createdAt: '2024-01-04T00:00:00Z',
+  },
+]);
+
+/** The routed models between the provider mocks: Bedrock then Vertex, and Vertex then Bedrock. */
+export const PROVIDER_ROUTES = Object.freeze([
+  Object.freeze({
+    model: 'claude-routed-2',
+    targets: Object.freeze([
+      Object.freeze({ mock: 'bedrock' as const, upstreamModel: 'anthropic.claude-routed-2-20250101-v1:0' }),
+      Object.freeze({ mock: 'vertex' as const, upstreamModel: 'claude-routed-2@20250101' }),
+    ]),
+  }),
+  Object.freeze({
+    model: 'claude-routed-3',
+    targets: Object.freeze([
+      Object.freeze({ mock: 'vertex' as const, upstreamModel: 'claude-routed-3@20250101' }),
+      Object.freeze({ mock: 'bedrock' as const, upstreamModel: 'anthropic.claude-routed-3-20250101-v1:0' }),
+    ]),
+  }),
 ]);
 
 /**
@@ -100,6 +129,7 @@ export function createPolicyFixture(rng: Rng): PolicyFixture {
     groups,
     restrictedModel,
     routing: ROUTING_FIXTURE,
+    providerRoutes: PROVIDER_ROUTES,
     allowedEmailDomains: ['example.test'],
     groupsOverage: 'deny',
   };

@@ -140,19 +140,52 @@ export function renderReferenceConfig(
             },
           ]
         : []),
+      ...(ctx.mocks.bedrock
+        ? [
+            {
+              name: 'bedrock',
+              kind: 'bedrock',
+              region: ctx.mocks.bedrock.region,
+              baseUrl: ctx.mocks.bedrock.url,
+              auth: {
+                type: 'sigv4',
+                accessKeyId: ctx.mocks.bedrock.credentials.accessKeyId,
+                secretAccessKey: '${env:OCG_CONFORMANCE_BEDROCK_SECRET_ACCESS_KEY}',
+              },
+              timeouts: { connectMs: 5000, firstByteMs: 30000, idleMs: 60000 },
+            },
+          ]
+        : []),
+      ...(ctx.mocks.vertex
+        ? [
+            {
+              name: 'vertex',
+              kind: 'vertex',
+              region: ctx.mocks.vertex.region,
+              projectId: ctx.mocks.vertex.projectId,
+              baseUrl: ctx.mocks.vertex.baseUrl,
+              auth: { type: 'access-token', token: '${env:OCG_CONFORMANCE_VERTEX_ACCESS_TOKEN}' },
+              timeouts: { connectMs: 5000, firstByteMs: 30000, idleMs: 60000 },
+            },
+          ]
+        : []),
     ],
-    // Every model goes to the first upstream (mock A) with its own id, except the routed model.
+    // Every model goes to the first upstream (mock A) with its own id, except the routed models.
     models: policy.models.map((m) => {
-      const routed = policy.routing?.model === m.id ? policy.routing : undefined;
+      const routed = [...(policy.routing ? [policy.routing] : []), ...(policy.providerRoutes ?? [])].find(
+        (r) => r.model === m.id,
+      );
+      const available = (mock: string) =>
+        mock === 'anthropic' || (ctx.mocks as Record<string, unknown>)[mock] !== undefined;
       return {
         id: m.id,
         displayName: m.displayName,
         ...(m.aliases && m.aliases.length > 0 ? { aliases: [...m.aliases] } : {}),
         ...(m.createdAt ? { createdAt: m.createdAt } : {}),
-        ...(routed && ctx.mocks.anthropicB
+        ...(routed?.targets.every((t) => available(t.mock))
           ? {
               targets: routed.targets.map((t) => ({
-                upstream: t.mock === 'anthropicB' ? 'anthropic-b' : 'anthropic',
+                upstream: t.mock === 'anthropicB' ? 'anthropic-b' : t.mock,
                 model: t.upstreamModel,
               })),
             }
@@ -214,6 +247,9 @@ export function createReferenceAdapter(options: ReferenceAdapterOptions = {}): A
       env.OCG_CONFORMANCE_OIDC_CLIENT_SECRET = clientSecret;
       env.OCG_CONFORMANCE_ANTHROPIC_API_KEY = ctx.mocks.anthropic.apiKey;
       if (ctx.mocks.anthropicB) env.OCG_CONFORMANCE_ANTHROPIC_B_API_KEY = ctx.mocks.anthropicB.apiKey;
+      if (ctx.mocks.bedrock)
+        env.OCG_CONFORMANCE_BEDROCK_SECRET_ACCESS_KEY = ctx.mocks.bedrock.credentials.secretAccessKey;
+      if (ctx.mocks.vertex) env.OCG_CONFORMANCE_VERTEX_ACCESS_TOKEN = ctx.mocks.vertex.accessToken;
 
       ctx.log(`reference adapter: starting ${bin} (config ${configPath}, log ${logPath})`);
       const child = spawn(process.execPath, [bin, '--config', configPath], {

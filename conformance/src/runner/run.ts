@@ -26,7 +26,9 @@ import { type Browser, createBrowser } from '../browser/index.ts';
 import { allCases } from '../cases/index.ts';
 import { ConformanceError, isCaseFailure } from '../errors.ts';
 import { type MockAnthropic, startMockAnthropic } from '../mocks/anthropic/index.ts';
+import { type MockBedrock, startMockBedrock } from '../mocks/bedrock/index.ts';
 import { MOCK_IDP_SCOPES, type MockIdp, type MockIdpClient, startMockIdp } from '../mocks/idp/index.ts';
+import { type MockVertex, startMockVertex } from '../mocks/vertex/index.ts';
 import { writeJsonReport } from '../report/json.ts';
 import type { CaseResult, Report } from '../report/types.ts';
 import { createSignInDriver } from '../signin/driver.ts';
@@ -115,6 +117,9 @@ interface RunEnv {
   mock: MockAnthropic;
   /** The second Anthropic mock: the routed model's second target. */
   mockB: MockAnthropic;
+  /** The provider mocks: the targets of the provider routes. */
+  bedrock: MockBedrock;
+  vertex: MockVertex;
   idp: MockIdp;
   caseIdp: CaseIdp;
   policy: PolicyFixture;
@@ -155,7 +160,13 @@ function caseContext(env: RunEnv, label: string, prepared: unknown) {
       clockToleranceS: env.gateway.clockToleranceS ?? DEFAULT_CLOCK_TOLERANCE_S,
       features: env.features,
     },
-    mocks: { anthropic: env.mock, anthropicB: env.mockB, idp: env.caseIdp },
+    mocks: {
+      anthropic: env.mock,
+      anthropicB: env.mockB,
+      bedrock: env.bedrock,
+      vertex: env.vertex,
+      idp: env.caseIdp,
+    },
     idp: env.caseIdp,
     policy: env.policy,
     timing: KIT_TIMING,
@@ -229,6 +240,8 @@ async function runCase(
   }
   env.mock.reset();
   env.mockB.reset();
+  env.bedrock.reset();
+  env.vertex.reset();
   env.idp.clearLog();
   await env.session.ensureFresh(c.timeoutMs);
   const { ctx, checker, notes, release } = caseContext(env, c.id, prepared?.value);
@@ -251,6 +264,8 @@ async function runCase(
     await release();
     env.mock.release();
     env.mockB.release();
+    env.bedrock.release();
+    env.vertex.release();
   }
   result.durationMs = Math.round((performance.now() - started) * 10) / 10;
   const checked = { specChecks: { ...checker.counts } };
@@ -303,10 +318,32 @@ export async function runConformance(options: RunOptions): Promise<Report> {
     await mock.close();
     throw err;
   });
+  const providerRng = rng.fork('mock-providers');
+  const closeAll = async (...mocks: Array<{ close(): Promise<void> } | undefined>) => {
+    for (const m of mocks) await m?.close().catch(() => {});
+  };
+  let bedrock: MockBedrock | undefined;
+  let vertex: MockVertex | undefined;
+  try {
+    bedrock = await startMockBedrock({
+      region: 'us-east-1',
+      credentials: {
+        accessKeyId: `AKIA${providerRng.hex(8).toUpperCase()}`,
+        secretAccessKey: providerRng.string(40),
+      },
+      apiKey: `bedrock-api-key-${providerRng.string(32)}`,
+    });
+    vertex = await startMockVertex({
+      accessToken: `ya29.mock-${providerRng.string(40)}`,
+      projectId: 'ocg-conformance',
+    });
+  } catch (err) {
+    await closeAll(mock, mockB, bedrock, vertex);
+    throw err;
+  }
   const idp = await startMockIdp({ seed: rng.fork('mock-idp').int(0x1_0000_0000) }).catch(
     async (err: unknown) => {
-      await mock.close();
-      await mockB.close();
+      await closeAll(mock, mockB, bedrock, vertex);
       throw err;
     },
   );
@@ -325,6 +362,21 @@ export async function runConformance(options: RunOptions): Promise<Report> {
       mocks: {
         anthropic: { url: mock.url, apiKey: mock.apiKey },
         anthropicB: { url: mockB.url, apiKey: mockB.apiKey },
+        bedrock: {
+          url: bedrock.url,
+          region: bedrock.region,
+          credentials: {
+            accessKeyId: bedrock.credentials.accessKeyId,
+            secretAccessKey: bedrock.credentials.secretAccessKey,
+          },
+          apiKey: bedrock.apiKey,
+        },
+        vertex: {
+          baseUrl: `${vertex.url}/v1`,
+          region: 'us-east5',
+          projectId: 'ocg-conformance',
+          accessToken: vertex.accessToken,
+        },
         idp: {
           issuer: idp.issuer,
           discoveryUrl: idp.discoveryUrl,
@@ -393,6 +445,8 @@ export async function runConformance(options: RunOptions): Promise<Report> {
       features: declared,
       mock,
       mockB,
+      bedrock,
+      vertex,
       idp,
       caseIdp,
       policy,
@@ -419,6 +473,8 @@ export async function runConformance(options: RunOptions): Promise<Report> {
     }
     await mock.close();
     await mockB.close();
+    await bedrock.close();
+    await vertex.close();
     await idp.close();
     if (aborted && options.keepWorkDir === false) await rm(workDir, { recursive: true, force: true });
   }

@@ -5,7 +5,9 @@ import type { fetch, request } from 'undici';
 import type { PolicyFixture, TimingHints } from '../adapters/contract.ts';
 import type { Browser, BrowserOptions } from '../browser/index.ts';
 import type { MockAnthropic } from '../mocks/anthropic/index.ts';
+import type { MockBedrock } from '../mocks/bedrock/index.ts';
 import type { MockIdp, MockIdpClient, MockIdpUser } from '../mocks/idp/index.ts';
+import type { MockVertex } from '../mocks/vertex/index.ts';
 import type { SignInDriver, TokenSet } from '../signin/driver.ts';
 import type { Rng } from '../util/rng.ts';
 import type { GatewayClient } from './client.ts';
@@ -36,7 +38,14 @@ export interface CaseContext {
    * The mocks, reset before every case (the IdP keeps its users and clients; its log is cleared). `anthropicB` is
    * the routed model's second target (`policy.routing`); `anthropic` serves everything else and is its first.
    */
-  mocks: { anthropic: MockAnthropic; anthropicB: MockAnthropic; idp: CaseIdp };
+  mocks: {
+    anthropic: MockAnthropic;
+    anthropicB: MockAnthropic;
+    /** The provider mocks, the targets of `policy.providerRoutes`. */
+    bedrock: MockBedrock;
+    vertex: MockVertex;
+    idp: CaseIdp;
+  };
   /** The mock IdP: create users (`createUser({ groups })`), disable them, change their groups. */
   idp: CaseIdp;
   /** The policy fixture the adapter configured (groups, models, admin groups). */

@@ -79,7 +79,11 @@ export async function startProxy(target: string, options: ProxyOptions = {}): Pr
     return a?.startsWith('127.') ? { localAddress: a } : {};
   };
 
-  const forward = (r: BufferedRequest, source: { localAddress?: string } = {}): Promise<BufferedResponse> =>
+  const forward = (
+    r: BufferedRequest,
+    source: { localAddress?: string } = {},
+    onRequest: (up: ReturnType<typeof httpRequest>) => void = () => {},
+  ): Promise<BufferedResponse> =>
     new Promise((resolve, reject) => {
       const to = new URL(r.url, proxy.target);
       const headers: RawHeaders = [
@@ -95,6 +99,7 @@ export async function startProxy(target: string, options: ProxyOptions = {}): Pr
         agent: false,
         ...source,
       });
+      onRequest(up);
       up.on('error', reject);
       up.on('response', (res: IncomingMessage) => {
         const chunks: Buffer[] = [];
@@ -128,8 +133,13 @@ export async function startProxy(target: string, options: ProxyOptions = {}): Pr
           headers: pairs(req.rawHeaders),
           body: Buffer.concat(chunks),
         };
+        // A client that hangs up aborts the forwarded requests (hang-ups propagate, as on the streaming path).
+        const forwarded: Array<ReturnType<typeof httpRequest>> = [];
+        res.on('close', () => {
+          if (!res.writableFinished) for (const up of forwarded) up.destroy();
+        });
         hook
-          .handle(buffered, (r) => forward(r, sourceOf(req)))
+          .handle(buffered, (r) => forward(r, sourceOf(req), (up) => forwarded.push(up)))
           .then((out) => {
             res.writeHead(out.status, [...out.headers, ['content-length', String(out.body.length)]].flat());
             res.end(out.body);

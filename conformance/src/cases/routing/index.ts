@@ -11,6 +11,7 @@ import malformedEvent from './malformed-event.ts';
 import messageStop from './message-stop.ts';
 import midStream from './mid-stream.ts';
 import noRetry4xx from './no-retry-4xx.ts';
+import providerFailover from './provider-failover.ts';
 import routesHealth from './routes-health.ts';
 
 export const routingCases: ConformanceCase[] = [
@@ -26,5 +27,6 @@ export const routingCases: ConformanceCase[] = [
   messageStop,
   clientDisconnect,
   flappingTarget,
+  providerFailover,
   routesHealth,
 ];
