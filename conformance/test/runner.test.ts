@@ -240,7 +240,16 @@ describe('adapter contract v1 and the run around the cases', () => {
       clockToleranceS: 5,
       deviceCodeExpiresInS: 60,
       deviceCodeIntervalS: 1,
+      routing: {
+        firstTokenMs: 2000,
+        idleMs: 2000,
+        backoffBaseMs: 50,
+        breakerFailureThreshold: 5,
+        breakerCoolDownMs: 2000,
+      },
     });
+    expect(given?.mocks.anthropicB?.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(given?.policy.routing?.targets.map((t) => t.mock)).toEqual(['anthropic', 'anthropicB']);
     const policy = given?.policy;
     expect(policy?.groups.developers).toMatch(/^ocg-developers-[0-9a-f]{6}$/);
     expect(policy?.policies.map((p) => p.name)).toEqual(['developers', 'restricted', 'empty-settings']);
