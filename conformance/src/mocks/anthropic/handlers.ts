@@ -4,8 +4,10 @@
  * Fidelity (protocol-facts §7): the API key is required (`x-api-key`, or `Authorization: Bearer` as SDK 1.x sends it), every answer carries `request-id` and
  * `anthropic-ratelimit-*`, 429/529 carry `retry-after`, streams carry `ping` and cumulative `message_delta.usage`.
  */
+
 import { type HttpHandler, http } from 'msw';
 import { formatSseEvent } from '../../util/sse.ts';
+import { controlHandlers } from '../control.ts';
 import { ConnectionCut, DESTROY_CONNECTION_HEADER } from '../serve.ts';
 import {
   cannedEvents,
@@ -171,57 +173,11 @@ async function answer(endpoint: Endpoint, request: Request, state: AnthropicMock
   return jsonResponse(status, cannedMessage(body.model, inputTokens), withExtra);
 }
 
-async function readJson(request: Request): Promise<unknown> {
-  const text = await request.text();
-  return text === '' ? {} : JSON.parse(text);
-}
-
-/** The control interface over HTTP (no auth: the mock only listens on loopback). */
-function controlHandlers(state: AnthropicMockState): HttpHandler[] {
-  const bad = (problems: string[]) => Response.json({ error: problems.join('; ') }, { status: 400 });
-  return [
-    http.post('*/__ocg/control/enqueue', async ({ request }) => {
-      let payload: unknown;
-      try {
-        payload = await readJson(request);
-      } catch {
-        return bad(['body must be JSON']);
-      }
-      const scripts = Array.isArray(payload) ? payload : [payload];
-      const problems = scripts.flatMap((s, i) => scriptProblems(s).map((p) => `[${i}] ${p}`));
-      if (problems.length > 0) return bad(problems);
-      state.enqueue(...(scripts as MockScript[]));
-      return new Response(null, { status: 204 });
-    }),
-    http.get('*/__ocg/control/requests', () => Response.json(state.requestsJson())),
-    http.post('*/__ocg/control/wait', async ({ request }) => {
-      const filter = (await readJson(request).catch(() => ({}))) as {
-        method?: string;
-        pathPrefix?: string;
-        timeoutMs?: number;
-      };
-      try {
-        return Response.json(await state.waitForRequestJson(filter, filter.timeoutMs ?? 5000));
-      } catch (err) {
-        return Response.json({ error: String(err) }, { status: 408 });
-      }
-    }),
-    http.post('*/__ocg/control/release', () => {
-      state.release();
-      return new Response(null, { status: 204 });
-    }),
-    http.post('*/__ocg/control/reset', () => {
-      state.reset();
-      return new Response(null, { status: 204 });
-    }),
-  ];
-}
-
 /** The msw handlers of the mock Anthropic API (Messages + count_tokens + control). */
 export function createAnthropicHandlers(state: AnthropicMockState): HttpHandler[] {
   return [
     http.post('*/v1/messages', ({ request }) => answer('messages', request, state)),
     http.post('*/v1/messages/count_tokens', ({ request }) => answer('count_tokens', request, state)),
-    ...controlHandlers(state),
+    ...controlHandlers(state, scriptProblems),
   ];
 }

@@ -11,7 +11,9 @@
  * mock.release();
  * await mock.close();
  */
+
 import { randomBytes } from 'node:crypto';
+import { createMockControl, exchangeJson } from '../control.ts';
 import { type Exchange, serveHandlers } from '../serve.ts';
 import { type AnthropicMockState, createAnthropicHandlers } from './handlers.ts';
 import type { MockScript } from './script.ts';
@@ -45,121 +47,29 @@ export interface MockAnthropic {
   close(): Promise<void>;
 }
 
-interface Waiter {
-  predicate: (request: Exchange) => boolean;
-  resolve: (request: Exchange) => void;
-  reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
-function toJson(r: Exchange): Record<string, unknown> {
-  return {
-    seq: r.seq,
-    method: r.method,
-    url: r.url,
-    headers: r.headers,
-    rawHeaders: r.rawHeaders,
-    body: r.body,
-    receivedAt: r.receivedAt,
-    closedByClient: r.closedByClient,
-    response: r.response ?? null,
-  };
-}
-
 /** Starts the mock Anthropic upstream on 127.0.0.1. */
 export async function startMockAnthropic(options: MockAnthropicOptions = {}): Promise<MockAnthropic> {
   const apiKey = options.apiKey ?? `sk-ant-mock-${randomBytes(18).toString('base64url')}`;
-  const queue: MockScript[] = [];
-  let requests: Exchange[] = [];
-  let waiters: Waiter[] = [];
-  let releaseGate = Promise.withResolvers<void>();
-
-  const waitForRequest = (predicate: (r: Exchange) => boolean = () => true, timeoutMs = 5000) => {
-    const found = requests.find(predicate);
-    if (found) return Promise.resolve(found);
-    return new Promise<Exchange>((resolve, reject) => {
-      const waiter: Waiter = {
-        predicate,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          waiters = waiters.filter((w) => w !== waiter);
-          reject(new Error(`the mock upstream saw no matching request within ${timeoutMs} ms`));
-        }, timeoutMs),
-      };
-      waiters.push(waiter);
-    });
-  };
+  const control = createMockControl<MockScript>('the mock upstream', exchangeJson);
 
   const state: AnthropicMockState = {
     apiKey,
-    takeScript() {
-      const head = queue[0];
-      if (!head) return undefined;
-      const times = head.times ?? 1;
-      if (times <= 1) queue.shift();
-      else queue[0] = { ...head, times: times - 1 };
-      return head;
-    },
-    enqueue: (...scripts) => {
-      queue.push(...scripts);
-    },
-    waitForRelease(signal) {
-      const gate = releaseGate.promise;
-      return new Promise<void>((resolve, reject) => {
-        if (signal.aborted) return reject(signal.reason);
-        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-        void gate.then(resolve);
-      });
-    },
-    release() {
-      releaseGate.resolve();
-      releaseGate = Promise.withResolvers<void>();
-    },
-    reset() {
-      queue.length = 0;
-      requests = [];
-      for (const w of waiters) {
-        clearTimeout(w.timer);
-        w.reject(new Error('the mock upstream was reset'));
-      }
-      waiters = [];
-      state.release();
-    },
-    requestsJson: () => requests.map(toJson),
-    waitForRequestJson: async (filter, timeoutMs) =>
-      toJson(
-        await waitForRequest(
-          (r) =>
-            (filter.method === undefined || r.method === filter.method.toUpperCase()) &&
-            (filter.pathPrefix === undefined || r.url.startsWith(filter.pathPrefix)),
-          timeoutMs,
-        ),
-      ),
+    ...control.script,
   };
 
   const served = await serveHandlers(createAnthropicHandlers(state), {
     port: options.port,
-    onExchange(exchange) {
-      if (exchange.url.startsWith('/__ocg/')) return false;
-      requests.push(exchange);
-      for (const w of waiters.filter((w) => w.predicate(exchange))) {
-        clearTimeout(w.timer);
-        w.resolve(exchange);
-      }
-      waiters = waiters.filter((w) => !w.predicate(exchange));
-      return true;
-    },
+    onExchange: control.onExchange,
   });
 
   return {
     url: served.url,
     apiKey,
     get requests() {
-      return requests;
+      return control.requests;
     },
     enqueue: state.enqueue,
-    waitForRequest,
+    waitForRequest: control.waitForRequest,
     release: state.release,
     reset: state.reset,
     async close() {

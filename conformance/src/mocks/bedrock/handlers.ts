@@ -11,6 +11,7 @@
  * The answers are the Anthropic mock's canned answers (same text, same token estimates), so a gateway can be
  * checked to give identical client-visible results through either upstream.
  */
+
 import { randomUUID } from 'node:crypto';
 import { type HttpHandler, http } from 'msw';
 import {
@@ -20,6 +21,7 @@ import {
   type MockEvent,
   randomId,
 } from '../anthropic/responses.ts';
+import { controlHandlers } from '../control.ts';
 import { ConnectionCut, DESTROY_CONNECTION_HEADER } from '../serve.ts';
 import { chunkFrame, corrupted, errorFrame, exceptionFrame, rawChunkFrame } from './eventstream.ts';
 import type { MockBedrockFrame, MockBedrockScript } from './script.ts';
@@ -348,53 +350,10 @@ async function answer(request: Request, state: BedrockMockState): Promise<Respon
   });
 }
 
-async function readJson(request: Request): Promise<unknown> {
-  const text = await request.text();
-  return text === '' ? {} : JSON.parse(text);
-}
-
-/** The control interface over HTTP (no auth: the mock only listens on loopback). */
-function controlHandlers(state: BedrockMockState): HttpHandler[] {
-  const bad = (problems: string[]) => Response.json({ error: problems.join('; ') }, { status: 400 });
-  return [
-    http.post('*/__ocg/control/enqueue', async ({ request }) => {
-      let payload: unknown;
-      try {
-        payload = await readJson(request);
-      } catch {
-        return bad(['body must be JSON']);
-      }
-      const scripts = Array.isArray(payload) ? payload : [payload];
-      const problems = scripts.flatMap((s, i) => bedrockScriptProblems(s).map((p) => `[${i}] ${p}`));
-      if (problems.length > 0) return bad(problems);
-      state.enqueue(...(scripts as MockBedrockScript[]));
-      return new Response(null, { status: 204 });
-    }),
-    http.get('*/__ocg/control/requests', () => Response.json(state.requestsJson())),
-    http.post('*/__ocg/control/wait', async ({ request }) => {
-      const filter = (await readJson(request).catch(() => ({}))) as {
-        method?: string;
-        pathPrefix?: string;
-        timeoutMs?: number;
-      };
-      try {
-        return Response.json(await state.waitForRequestJson(filter, filter.timeoutMs ?? 5000));
-      } catch (err) {
-        return Response.json({ error: String(err) }, { status: 408 });
-      }
-    }),
-    http.post('*/__ocg/control/release', () => {
-      state.release();
-      return new Response(null, { status: 204 });
-    }),
-    http.post('*/__ocg/control/reset', () => {
-      state.reset();
-      return new Response(null, { status: 204 });
-    }),
-  ];
-}
-
 /** The msw handlers of the mock Bedrock runtime (invoke, stream, count-tokens + control). */
 export function createBedrockHandlers(state: BedrockMockState): HttpHandler[] {
-  return [...controlHandlers(state), http.post(MODEL_PATH, ({ request }) => answer(request, state))];
+  return [
+    ...controlHandlers(state, bedrockScriptProblems),
+    http.post(MODEL_PATH, ({ request }) => answer(request, state)),
+  ];
 }

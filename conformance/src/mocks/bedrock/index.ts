@@ -10,7 +10,9 @@
  * mock.enqueue({ exceptionAfter: { after: 3, exception: 'modelStreamErrorException' } });
  * await mock.close();
  */
+
 import { randomBytes } from 'node:crypto';
+import { createMockControl } from '../control.ts';
 import { type Exchange, serveHandlers } from '../serve.ts';
 import { type BedrockMockState, createBedrockHandlers } from './handlers.ts';
 import type { MockBedrockScript } from './script.ts';
@@ -58,13 +60,6 @@ export interface MockBedrock {
   close(): Promise<void>;
 }
 
-interface Waiter {
-  predicate: (request: Exchange) => boolean;
-  resolve: (request: Exchange) => void;
-  reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
 function toJson(r: Exchange): Record<string, unknown> {
   return {
     seq: r.seq,
@@ -88,87 +83,16 @@ export async function startMockBedrock(options: MockBedrockOptions = {}): Promis
     secretAccessKey: randomBytes(30).toString('base64'),
   };
   const apiKey = options.apiKey ?? `ABSK${randomBytes(24).toString('base64')}`;
-  const queue: MockBedrockScript[] = [];
-  let requests: Exchange[] = [];
-  let waiters: Waiter[] = [];
-  let releaseGate = Promise.withResolvers<void>();
-
-  const waitForRequest = (predicate: (r: Exchange) => boolean = () => true, timeoutMs = 5000) => {
-    const found = requests.find(predicate);
-    if (found) return Promise.resolve(found);
-    return new Promise<Exchange>((resolve, reject) => {
-      const waiter: Waiter = {
-        predicate,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          waiters = waiters.filter((w) => w !== waiter);
-          reject(new Error(`the mock Bedrock runtime saw no matching request within ${timeoutMs} ms`));
-        }, timeoutMs),
-      };
-      waiters.push(waiter);
-    });
-  };
+  const control = createMockControl<MockBedrockScript>('the mock Bedrock runtime', toJson);
 
   const state: BedrockMockState = {
     auth: { region, credentials, apiKey },
-    takeScript() {
-      const head = queue[0];
-      if (!head) return undefined;
-      const times = head.times ?? 1;
-      if (times <= 1) queue.shift();
-      else queue[0] = { ...head, times: times - 1 };
-      return head;
-    },
-    enqueue: (...scripts) => {
-      queue.push(...scripts);
-    },
-    waitForRelease(signal) {
-      const gate = releaseGate.promise;
-      return new Promise<void>((resolve, reject) => {
-        if (signal.aborted) return reject(signal.reason);
-        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-        void gate.then(resolve);
-      });
-    },
-    release() {
-      releaseGate.resolve();
-      releaseGate = Promise.withResolvers<void>();
-    },
-    reset() {
-      queue.length = 0;
-      requests = [];
-      for (const w of waiters) {
-        clearTimeout(w.timer);
-        w.reject(new Error('the mock Bedrock runtime was reset'));
-      }
-      waiters = [];
-      state.release();
-    },
-    requestsJson: () => requests.map(toJson),
-    waitForRequestJson: async (filter, timeoutMs) =>
-      toJson(
-        await waitForRequest(
-          (r) =>
-            (filter.method === undefined || r.method === filter.method.toUpperCase()) &&
-            (filter.pathPrefix === undefined || r.url.startsWith(filter.pathPrefix)),
-          timeoutMs,
-        ),
-      ),
+    ...control.script,
   };
 
   const served = await serveHandlers(createBedrockHandlers(state), {
     port: options.port,
-    onExchange(exchange) {
-      if (exchange.url.startsWith('/__ocg/')) return false;
-      requests.push(exchange);
-      for (const w of waiters.filter((w) => w.predicate(exchange))) {
-        clearTimeout(w.timer);
-        w.resolve(exchange);
-      }
-      waiters = waiters.filter((w) => !w.predicate(exchange));
-      return true;
-    },
+    onExchange: control.onExchange,
     onUnhandled: () =>
       new Response(JSON.stringify({ message: 'Unknown operation' }), {
         status: 404,
@@ -186,10 +110,10 @@ export async function startMockBedrock(options: MockBedrockOptions = {}): Promis
     credentials,
     apiKey,
     get requests() {
-      return requests;
+      return control.requests;
     },
     enqueue: state.enqueue,
-    waitForRequest,
+    waitForRequest: control.waitForRequest,
     release: state.release,
     reset: state.reset,
     async close() {

@@ -15,6 +15,7 @@
  * shape wrong fails here rather than in production: `model` in a predict body, a missing `anthropic_version`, an
  * unknown version (Vertex reportedly answers 404), or a `stream` flag that contradicts the method are refused.
  */
+
 import { type HttpHandler, http } from 'msw';
 import { formatSseEvent } from '../../util/sse.ts';
 import {
@@ -26,6 +27,7 @@ import {
   randomId,
 } from '../anthropic/responses.ts';
 import { type MockScript, scriptProblems } from '../anthropic/script.ts';
+import { controlHandlers } from '../control.ts';
 import { ConnectionCut, DESTROY_CONNECTION_HEADER } from '../serve.ts';
 
 /** What the handlers need from the mock's state. */
@@ -281,55 +283,10 @@ async function answer(path: VertexPath, request: Request, state: VertexMockState
   });
 }
 
-async function readJson(request: Request): Promise<unknown> {
-  const text = await request.text();
-  return text === '' ? {} : JSON.parse(text);
-}
-
-function controlHandlers(state: VertexMockState): HttpHandler[] {
-  const bad = (problems: string[]) => Response.json({ error: problems.join('; ') }, { status: 400 });
-  return [
-    http.post('*/__ocg/control/enqueue', async ({ request }) => {
-      let payload: unknown;
-      try {
-        payload = await readJson(request);
-      } catch {
-        return bad(['body must be JSON']);
-      }
-      const scripts = Array.isArray(payload) ? payload : [payload];
-      const problems = scripts.flatMap((s, i) => scriptProblems(s).map((p) => `[${i}] ${p}`));
-      if (problems.length > 0) return bad(problems);
-      state.enqueue(...(scripts as MockScript[]));
-      return new Response(null, { status: 204 });
-    }),
-    http.get('*/__ocg/control/requests', () => Response.json(state.requestsJson())),
-    http.post('*/__ocg/control/wait', async ({ request }) => {
-      const filter = (await readJson(request).catch(() => ({}))) as {
-        method?: string;
-        pathPrefix?: string;
-        timeoutMs?: number;
-      };
-      try {
-        return Response.json(await state.waitForRequestJson(filter, filter.timeoutMs ?? 5000));
-      } catch (err) {
-        return Response.json({ error: String(err) }, { status: 408 });
-      }
-    }),
-    http.post('*/__ocg/control/release', () => {
-      state.release();
-      return new Response(null, { status: 204 });
-    }),
-    http.post('*/__ocg/control/reset', () => {
-      state.reset();
-      return new Response(null, { status: 204 });
-    }),
-  ];
-}
-
 /** The msw handlers of the mock Vertex endpoint (rawPredict, streamRawPredict, count-tokens, control). */
 export function createVertexHandlers(state: VertexMockState): HttpHandler[] {
   return [
-    ...controlHandlers(state),
+    ...controlHandlers(state, scriptProblems),
     http.post(
       ({ request }) => parsePath(request.url) !== null,
       ({ request }) => answer(parsePath(request.url) as VertexPath, request, state),
