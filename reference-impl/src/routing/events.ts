@@ -2,67 +2,107 @@
  * SSE event framing for the router's stream handling: cuts upstream bytes into whole events
  * (each kept byte for byte, terminator included, so what the client gets is exactly what the upstream sent) and
  * reads each event's name and JSON data.
+ *
+ * This is the only place a relayed stream is parsed (relay.ts writes the router's output as it is): it runs for
+ * every event of every stream, so it scans the text once, line by line, without regular expressions.
  */
 
 export interface SseEvent {
-  /** The raw bytes of the event, blank-line terminator included. */
+  /** The raw bytes of the event, blank-line terminator included (a view into the chunk it arrived in). */
   raw: Buffer;
   /** `event:` field, or `message` when absent. */
   name: string;
-  /** The parsed `data:` JSON; undefined when the event has no data (comments, keep-alives). */
+  /** The parsed `data:` JSON; undefined when the event has no data (comments, keep-alives) or was not parsed. */
   data?: Record<string, unknown>;
   /** `data:` is present but not a JSON object: the event must be dropped (ROUTING-8). */
   malformed: boolean;
 }
 
-const LF2 = Buffer.from('\n\n');
-const CRLF2 = Buffer.from('\r\n\r\n');
-const CR2 = Buffer.from('\r\r');
+/**
+ * Which events' `data` to parse. `all` checks every event (ROUTING-8: a malformed one must be dropped);
+ * `needed` parses only the events the router reads (usage, errors) — for SSE the gateway wrote itself from
+ * already-parsed JSON (the Bedrock transcoder), which cannot be malformed.
+ */
+export type ParseMode = 'all' | 'needed';
 
-const SEPARATORS = [LF2, CRLF2, CR2];
+/** Events whose data the router reads (observeUsage, error classification). */
+const READ_EVENTS: ReadonlySet<string> = new Set(['message_start', 'message_delta', 'error']);
 
-/** Splits off the complete events at the start of `buf`; `rest` is the unfinished tail. */
-export function splitEvents(buf: Buffer): { events: SseEvent[]; rest: Buffer } {
+const LF = 0x0a;
+const CR = 0x0d;
+
+const EMPTY = Buffer.alloc(0);
+
+/** Splits off the complete events at the start of `buf`; `rest` is the unfinished tail (a copy). */
+export function splitEvents(buf: Buffer, mode: ParseMode = 'all'): { events: SseEvent[]; rest: Buffer } {
   const events: SseEvent[] = [];
-  // Next match of each separator at or after `start`, found once and kept until passed (-1: none left), so a chunk
-  // of many events is scanned in linear time.
-  const next = SEPARATORS.map((sep) => buf.indexOf(sep));
+  const n = buf.length;
   let start = 0;
-  for (;;) {
-    let end = -1;
-    for (let k = 0; k < SEPARATORS.length; k++) {
-      const sep = SEPARATORS[k] as Buffer;
-      let at = next[k] as number;
-      if (at >= 0 && at < start) {
-        at = buf.indexOf(sep, start);
-        next[k] = at;
-      }
-      if (at >= 0 && (end < 0 || at + sep.length < end)) end = at + sep.length;
+  // Next LF and CR at or after `i`, found once and kept until passed (-1: none left): linear in the chunk size.
+  let nextLf = buf.indexOf(LF);
+  let nextCr = buf.indexOf(CR);
+  // An event ends at an empty line: a line terminator (LF, CR LF or CR) right after another one.
+  let i = 0;
+  let lineStart = true;
+  while (i < n) {
+    const b = buf[i] as number;
+    if (b !== LF && b !== CR) {
+      lineStart = false;
+      if (nextLf >= 0 && nextLf < i) nextLf = buf.indexOf(LF, i);
+      if (nextCr >= 0 && nextCr < i) nextCr = buf.indexOf(CR, i);
+      const at = nextLf < 0 ? nextCr : nextCr < 0 ? nextLf : Math.min(nextLf, nextCr);
+      if (at < 0) break;
+      i = at;
+      continue;
     }
-    if (end < 0) break;
-    const raw = buf.subarray(start, end);
-    start = end;
-    if (isBlank(raw)) continue;
-    events.push(parseEvent(Buffer.from(raw)));
+    // A CR ending a non-empty line at the very end may be the first half of a CR LF: wait for the next byte, or
+    // the LF would be read as an empty line and end the event early.
+    if (b === CR && i + 1 >= n && !lineStart) break;
+    i += b === CR && buf[i + 1] === LF ? 2 : 1;
+    if (lineStart) {
+      const raw = buf.subarray(start, i);
+      // Blank lines between events stay in front of the next event, so the bytes relayed are the bytes received
+      // (a CR LF split across chunks is read as CR, then a lone LF).
+      if (!isBlank(raw)) {
+        events.push(parseEvent(raw, mode));
+        start = i;
+      }
+    }
+    lineStart = true;
   }
-  return { events, rest: start === 0 ? buf : Buffer.from(buf.subarray(start)) };
+  const rest = start === 0 ? buf : start === n ? EMPTY : Buffer.from(buf.subarray(start));
+  return { events, rest };
 }
 
 function isBlank(raw: Buffer): boolean {
-  for (const b of raw) if (b !== 0x0a && b !== 0x0d && b !== 0x20 && b !== 0x09) return false;
+  for (const b of raw) if (b !== LF && b !== CR && b !== 0x20 && b !== 0x09) return false;
   return true;
 }
 
-export function parseEvent(raw: Buffer): SseEvent {
+export function parseEvent(raw: Buffer, mode: ParseMode = 'all'): SseEvent {
+  const text = raw.toString('utf8');
+  const n = text.length;
   let name = 'message';
-  const data: string[] = [];
-  for (const line of raw.toString('utf8').split(/\r\n|\n|\r/)) {
-    if (line.startsWith('event:')) name = line.slice(6).trim();
-    else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+  let data: string | undefined;
+  let i = 0;
+  while (i < n) {
+    let j = i;
+    for (; j < n; j++) {
+      const c = text.charCodeAt(j);
+      if (c === LF || c === CR) break;
+    }
+    if (text.startsWith('event:', i)) name = text.slice(i + 6, j).trim();
+    else if (text.startsWith('data:', i)) {
+      const from = text.charCodeAt(i + 5) === 0x20 ? i + 6 : i + 5;
+      const value = text.slice(from, j);
+      data = data === undefined ? value : `${data}\n${value}`;
+    }
+    i = j < n && text.charCodeAt(j) === CR && text.charCodeAt(j + 1) === LF ? j + 2 : j + 1;
   }
-  if (data.length === 0) return { raw, name, malformed: false };
+  if (data === undefined) return { raw, name, malformed: false };
+  if (mode === 'needed' && !READ_EVENTS.has(name)) return { raw, name, malformed: false };
   try {
-    const parsed: unknown = JSON.parse(data.join('\n'));
+    const parsed: unknown = JSON.parse(data);
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
       return { raw, name, malformed: true };
     return { raw, name, data: parsed as Record<string, unknown>, malformed: false };

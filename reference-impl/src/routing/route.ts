@@ -9,7 +9,8 @@
  *   until the first content event, for at most the first-token limit (ROUTING-6). A failure, an early end, an
  *   `error` event of a retryable type or silence past the limit before that point is retried or failed over; the
  *   client saw nothing of it.
- * - After release the stream is relayed event by event with back-pressure. A malformed event is dropped and logged
+ * - After release the stream is relayed with back-pressure, the events of one upstream chunk as one buffer (one
+ *   client write per upstream read); relay.ts writes them without parsing them again (`framed`). A malformed event is dropped and logged
  *   (ROUTING-8); `message_stop` ends the client's stream and aborts the upstream even if it stays open (ROUTING-9); a
  *   cut or a stall past the idle limit ends it with an SSE `error` event and marks the request failed (ROUTING-7).
  * - Triggers and non-retryable 4xx: ./classify.ts (ROUTING-2, ROUTING-3, ROUTING-10, ROUTING-11). Attempts are bounded
@@ -41,7 +42,7 @@ import {
   clientError,
   envelopeType,
 } from './classify.ts';
-import { errorEvent, type SseEvent, splitEvents } from './events.ts';
+import { errorEvent, type ParseMode, type SseEvent, splitEvents } from './events.ts';
 import { findRoute, orderTargets, type Route, type RouteTarget, targetKey } from './targets.ts';
 
 /** Time source and timers, injectable so tests neither sleep nor race the wall clock. */
@@ -501,6 +502,8 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
     const { body, headers } = decodedBody(res);
     if (body !== res.body) opts.signal.addEventListener('abort', () => body.destroy(), { once: true });
     const it = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    // SSE the gateway wrote itself (the Bedrock transcoder) is well-formed: parse only what the router reads.
+    const parseMode: ParseMode = res.wellFormedSse === true ? 'needed' : 'all';
     const held: Buffer[] = [];
     let out: Readable | null = null;
     let wantMore: (() => void) | null = null;
@@ -540,19 +543,20 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
           cb(err);
         },
       });
-      for (const b of held) out.push(b);
-      held.length = 0;
       outcome.resolve({
         kind: 'answer',
-        response: { status: res.status, headers: clientHeaders, body: out },
+        // Whole events, already read for usage and errors: relay.ts writes them as they are.
+        response: { status: res.status, headers: clientHeaders, body: out, framed: true },
         done: finished.promise,
       });
     };
 
-    const emit = async (b: Buffer) => {
+    /** Hands one batch (the events of one upstream chunk) to the client's stream as one buffer: one write. */
+    const emit = async (batch: Buffer[]) => {
       const o = out as Readable;
       if (o.destroyed) return;
-      if (!o.push(b)) await new Promise<void>((resolve) => (wantMore = resolve));
+      // A copy even for one event: the views point into the upstream's chunk, which need not outlive the write.
+      if (!o.push(Buffer.concat(batch))) await new Promise<void>((resolve) => (wantMore = resolve));
     };
 
     const endClient = (extra?: Buffer) => {
@@ -610,7 +614,11 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
       }, idleMs);
     };
 
-    const handle = async (ev: SseEvent): Promise<'continue' | 'stop'> => {
+    /**
+     * Reads one event; what the client is to get goes into `batch` (the held opening events first, at release).
+     * `failed`: retried or failed over before content (outcome settled); `stop`: `message_stop` was relayed.
+     */
+    const handle = (ev: SseEvent, batch: Buffer[]): 'continue' | 'failed' | 'stop' => {
       if (ev.malformed) {
         alog.warn('dropped a malformed upstream SSE event', { event: ev.name, bytes: ev.raw.length });
         return 'continue';
@@ -630,10 +638,12 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
             body.destroy();
             outcome.resolve(fail(c));
             finished.resolve();
-            return 'stop';
+            return 'failed';
           }
         }
         release();
+        batch.push(...held);
+        held.length = 0;
       }
       if (ev.name === 'error') {
         const type = (ev.data?.error as { type?: unknown } | undefined)?.type;
@@ -642,14 +652,9 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
         facts.errorType = upstreamError;
         opts.onFacts?.(facts);
       }
-      await emit(ev.raw);
-      if (clientGone) return 'stop';
-      if (ev.name === 'message_stop') {
-        // ROUTING-9: finished for the client, whatever the upstream does with its connection.
-        finishAfterStop();
-        return 'stop';
-      }
-      return 'continue';
+      batch.push(ev.raw);
+      // ROUTING-9: finished for the client at message_stop, whatever the upstream does with its connection.
+      return ev.name === 'message_stop' ? 'stop' : 'continue';
     };
 
     const run = async () => {
@@ -662,10 +667,22 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
           cancelIdle = null;
           if (r.done) break;
           pending = pending.length === 0 ? r.value : Buffer.concat([pending, r.value]);
-          const { events, rest } = splitEvents(pending);
+          const { events, rest } = splitEvents(pending, parseMode);
           pending = rest;
           if (pending.length > MAX_PENDING) throw new Error('unterminated SSE event over the size limit');
-          for (const ev of events) if ((await handle(ev)) === 'stop') return;
+          const batch: Buffer[] = [];
+          let verdict: 'continue' | 'failed' | 'stop' = 'continue';
+          for (const ev of events) {
+            verdict = handle(ev, batch);
+            if (verdict !== 'continue') break;
+          }
+          if (verdict === 'failed') return;
+          if (batch.length > 0) await emit(batch);
+          if (clientGone) return;
+          if (verdict === 'stop') {
+            finishAfterStop();
+            return;
+          }
         }
         if (out === null) {
           if (opts.signal.aborted) throw opts.signal.reason;

@@ -42,6 +42,17 @@ export interface UpstreamResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: Readable;
+  /**
+   * Set by the router on a stream it relays: the body is whole SSE events whose usage and errors the router has
+   * already read, and which it ends with an `error` event itself if the upstream breaks. relay.ts then writes the
+   * bytes as they come instead of framing and reading every event a second time.
+   */
+  framed?: boolean;
+  /**
+   * Set by an upstream kind whose SSE the gateway produced itself from parsed JSON (Bedrock's transcoder): no event
+   * can be malformed, so the router parses only the events it reads.
+   */
+  wellFormedSse?: boolean;
 }
 
 /** The provider protocols the gateway speaks (every kind answers in the Anthropic shape). */

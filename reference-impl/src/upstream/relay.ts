@@ -1,10 +1,13 @@
 /**
  * Relays an upstream response to the client.
  *
- * - 2xx `text/event-stream`: headers flushed at once, Nagle off, every event written as soon as it is complete, with
- *   back-pressure (the upstream is not read while the client's socket is full). A stream that breaks, stalls past
- *   the idle timeout or ends without `message_stop` is closed with an SSE `error` event (`api_error`), never a clean
- *   end (INFERENCE-2, INFERENCE-3).
+ * - 2xx `text/event-stream` from the router (`framed`, the path every request takes): the router has framed and read
+ *   every event already and ends a broken stream with an `error` event itself, so its batches are written as they
+ *   come — Nagle off, back-pressure (the upstream is not read while the client's socket is full), the headers in the
+ *   same packet as the first content.
+ * - Any other 2xx `text/event-stream`: headers flushed at once, every event written as soon as it is complete
+ *   (./sse.ts), with back-pressure. A stream that breaks, stalls past the idle timeout or ends without
+ *   `message_stop` is closed with an SSE `error` event (`api_error`), never a clean end (INFERENCE-2, INFERENCE-3).
  * - 2xx JSON: relayed unchanged with a recomputed content-length (INFERENCE-1, INFERENCE-8).
  * - Upstream errors: 401/403 (the gateway's own credential is wrong) → 502 `api_error`; any other status is kept
  *   with the upstream's `error.type` but a generic message, because upstream messages can carry account ids. The
@@ -92,6 +95,7 @@ async function relaySse(ctx: RequestContext, upstream: UpstreamResponse, body: R
   headers['x-accel-buffering'] = 'no';
   res.socket?.setNoDelay(true);
   res.writeHead(upstream.status, headers);
+  if (upstream.framed === true) return relayFramed(ctx, body);
   res.flushHeaders();
 
   const splitter = new SseSplitter();
@@ -134,6 +138,38 @@ async function relaySse(ctx: RequestContext, upstream: UpstreamResponse, body: R
   if (failure) {
     ctx.facts.errorType = 'api_error';
     res.write(sseErrorEvent('api_error', failure, ctx.requestId));
+  }
+  res.end();
+}
+
+/**
+ * A stream from the router: whole events, already read (usage reached `ctx.facts` through the router's facts) and
+ * ended with an `error` event by the router when the upstream broke. The router releases it only once content is
+ * there, so the headers go out with the first write rather than in a packet of their own.
+ */
+async function relayFramed(ctx: RequestContext, body: Readable): Promise<void> {
+  const { res } = ctx;
+  try {
+    for await (const chunk of body) {
+      if (!res.write(chunk as Buffer) && !(await drained(res))) break;
+    }
+  } catch (err) {
+    // The router's stream does not fail; if it ever does, the client must not see a clean end.
+    if (!ctx.signal.aborted && !res.destroyed) {
+      ctx.logger.error('routed stream failed', { err });
+      ctx.facts.errorType = 'api_error';
+      res.write(sseErrorEvent('api_error', 'The upstream stream was interrupted.', ctx.requestId));
+    }
+  }
+  if (res.destroyed) {
+    body.destroy();
+    return;
+  }
+  if (ctx.signal.aborted) {
+    // Cut by a forced shutdown: the client is still listening, so end with an error event it can act on.
+    body.destroy();
+    ctx.facts.errorType = 'api_error';
+    res.write(sseErrorEvent('api_error', 'The gateway is shutting down; retry the request.', ctx.requestId));
   }
   res.end();
 }

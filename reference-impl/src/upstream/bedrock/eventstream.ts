@@ -165,25 +165,41 @@ export function transcodeEventStream(body: Readable, log: Logger, usage: Bedrock
     return { out: sseEvent(type, event), end: false };
   };
 
+  // One output chunk per upstream chunk (all the frames it completed), not one per frame: the router and the
+  // client's socket then see as many writes as the upstream made.
   async function* frames(): AsyncGenerator<Buffer> {
     let pending: Buffer = Buffer.alloc(0);
     try {
       for await (const chunk of body) {
         pending = pending.length === 0 ? (chunk as Buffer) : Buffer.concat([pending, chunk as Buffer]);
-        while (pending.length >= 4) {
-          const total = pending.readUInt32BE(0);
-          if (total < MIN_FRAME || total > MAX_FRAME) {
-            log.warn('bedrock event stream frame has an impossible length', { length: total, events });
-            throw new GatewayError('ERR_UPSTREAM_PROTOCOL', 'The upstream sent a corrupt event stream.');
+        const batch: Buffer[] = [];
+        let ended = false;
+        let corrupt: unknown;
+        try {
+          while (pending.length >= 4) {
+            const total = pending.readUInt32BE(0);
+            if (total < MIN_FRAME || total > MAX_FRAME) {
+              log.warn('bedrock event stream frame has an impossible length', { length: total, events });
+              throw new GatewayError('ERR_UPSTREAM_PROTOCOL', 'The upstream sent a corrupt event stream.');
+            }
+            if (pending.length < total) break;
+            // Copy: the codec reads through a DataView on the frame's own buffer.
+            const frame = new Uint8Array(pending.subarray(0, total));
+            pending = pending.subarray(total);
+            const { out, end } = handleFrame(frame);
+            if (out) batch.push(out);
+            if (end) {
+              ended = true;
+              break;
+            }
           }
-          if (pending.length < total) break;
-          // Copy: the codec reads through a DataView on the frame's own buffer.
-          const frame = new Uint8Array(pending.subarray(0, total));
-          pending = pending.subarray(total);
-          const { out, end } = handleFrame(frame);
-          if (out) yield out;
-          if (end) return;
+        } catch (err) {
+          corrupt = err;
         }
+        // The frames before a corrupt one are good and go out first.
+        if (batch.length > 0) yield batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch);
+        if (corrupt !== undefined) throw corrupt;
+        if (ended) return;
       }
       if (pending.length > 0)
         log.warn('bedrock event stream ended inside a frame', { bytes: pending.length });

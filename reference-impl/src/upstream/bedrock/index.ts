@@ -400,6 +400,7 @@ export function createBedrockUpstream(config: BedrockUpstreamConfig, logger: Log
       status: response.statusCode,
       headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...common },
       body: transcodeEventStream(response.body, log, usage),
+      wellFormedSse: true,
       usage,
     };
   }
