@@ -221,17 +221,41 @@ export function buildValidators(openapi: Json, asyncapi: Json, reportSchema: Jso
     return validateSchemaAt(pointer, data);
   };
 
+  /** What an operation declares for a request media type; resolved once per pair (this runs on every request). */
+  type BodyRule =
+    | { kind: 'problem'; problem: string }
+    | { kind: 'none'; operationId: string }
+    | { kind: 'schema'; required: boolean; pointer: string };
+  const bodyRules = new Map<string, BodyRule>();
+  const bodyRule = (operationId: string, mediaType: string): BodyRule => {
+    const key = `${operationId}\n${mediaType}`;
+    let rule = bodyRules.get(key);
+    if (rule) return rule;
+    const loc = operations.get(operationId);
+    if (!loc) return { kind: 'problem', problem: `unknown operationId "${operationId}"` };
+    const rb = deref(openapi, `${loc.pointer}/requestBody`);
+    const content = isRecord(rb.value) ? rb.value.content : undefined;
+    const media = isRecord(content) ? matchMedia(Object.keys(content), mediaType) : undefined;
+    rule = !isRecord(rb.value)
+      ? { kind: 'none', operationId }
+      : !media
+        ? { kind: 'problem', problem: `${operationId} declares no ${mediaType} request body` }
+        : {
+            kind: 'schema',
+            required: rb.value.required === true,
+            pointer: `${rb.pointer}/content/${escapePointer(media)}/schema`,
+          };
+    bodyRules.set(key, rule);
+    return rule;
+  };
+
   return {
     validateRequestBody(operationId, body, mediaType = 'application/json') {
-      const loc = operations.get(operationId);
-      if (!loc) return [`unknown operationId "${operationId}"`];
-      const rb = deref(openapi, `${loc.pointer}/requestBody`);
-      if (!isRecord(rb.value)) return body === undefined ? [] : [`${operationId} takes no request body`];
-      const content = rb.value.content;
-      const media = isRecord(content) ? matchMedia(Object.keys(content), mediaType) : undefined;
-      if (!media) return [`${operationId} declares no ${mediaType} request body`];
-      if (body === undefined) return rb.value.required === true ? ['/: request body is required'] : [];
-      return validateSchemaAt(`${rb.pointer}/content/${escapePointer(media)}/schema`, body);
+      const rule = bodyRule(operationId, mediaType);
+      if (rule.kind === 'problem') return [rule.problem];
+      if (rule.kind === 'none') return body === undefined ? [] : [`${operationId} takes no request body`];
+      if (body === undefined) return rule.required ? ['/: request body is required'] : [];
+      return validateSchemaAt(rule.pointer, body);
     },
 
     validateResponse(operationId, r) {
