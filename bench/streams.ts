@@ -37,6 +37,7 @@ const { values: args } = parseArgs({
     'keep-tmp': { type: 'boolean', default: false },
     'heap-snapshots': { type: 'boolean', default: false },
     target: { type: 'string', default: 'gateway' },
+    'node-flags': { type: 'string', default: '' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -52,6 +53,7 @@ if (args.help) {
   --out DIR            where results go (default bench/results)
   --keep-tmp           keep bench/tmp/<run> after a successful run
   --target T           gateway (default) | bare: the bare undici pass-through instead, the floor; files get "-bare"
+  --node-flags "F"     extra Node/V8 flags for the measured process, e.g. "--max-semi-space-size=1"
   --heap-snapshots     also write a V8 heap snapshot of the gateway at each reading into bench/tmp/<run>/
                        (diagnosis only: slow, large; implies --keep-tmp)`);
   process.exit(0);
@@ -67,6 +69,7 @@ if (args.target !== target) {
   process.exit(2);
 }
 const subject = target === 'bare' ? 'bare proxy' : 'gateway';
+const nodeFlags = args['node-flags'].split(/\s+/).filter((f) => f !== '');
 for (const v of [streams, holdS, intervalMs]) {
   if (!Number.isInteger(v) || v <= 0) {
     console.error('--streams, --hold-s and --interval-ms take whole numbers above 0');
@@ -282,6 +285,7 @@ async function main(): Promise<number> {
     const bare = spawnLimited(
       [
         '--expose-gc',
+        ...nodeFlags,
         '--import',
         join(benchDir, 'lib', 'heap-probe.ts'),
         join(benchDir, 'bare-proxy.ts'),
@@ -300,6 +304,7 @@ async function main(): Promise<number> {
     const gateway = spawnLimited(
       [
         '--expose-gc',
+        ...nodeFlags,
         '--import',
         join(benchDir, 'lib', 'heap-probe.ts'),
         join(repoRoot, 'reference-impl', 'src', 'main.ts'),
@@ -437,6 +442,7 @@ async function main(): Promise<number> {
       gatewayLogLevel: args['log-level'],
       database: args.database ? 'given by --database' : 'PGlite in bench/tmp',
       fileDescriptors: fd,
+      nodeFlags,
       targetBytesPerStream: TARGET_BYTES_PER_STREAM,
     },
     open,
@@ -455,7 +461,7 @@ async function main(): Promise<number> {
     `# ${openCount} open streams through one ${subject} — ${stamp}${quick ? ' (quick)' : ''}`,
     '',
     `Machine: ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}; load average at start ${loadAvgStart.map((l) => l.toFixed(2)).join(' / ')}, at end ${machine.loadAvgEnd.map((l) => l.toFixed(2)).join(' / ')} (shared machine).`,
-    `Parameters: ${streams} streams, held ${holdS} s once all were open, one small content event per stream every ${intervalMs} ms, ${warmupStreams} warm-up streams, ${target === 'bare' ? 'the bare undici pass-through (bench/bare-proxy.ts)' : `gateway log level ${args['log-level']}, ${args.database ? 'database given by --database' : 'embedded PGlite'}`}; ${fd.note}.`,
+    `Parameters: ${streams} streams, held ${holdS} s once all were open, one small content event per stream every ${intervalMs} ms, ${warmupStreams} warm-up streams, ${target === 'bare' ? 'the bare undici pass-through (bench/bare-proxy.ts)' : `gateway log level ${args['log-level']}, ${args.database ? 'database given by --database' : 'embedded PGlite'}`}${nodeFlags.length > 0 ? `, Node flags \`${nodeFlags.join(' ')}\`` : ''}; ${fd.note}.`,
     '',
     `All ${openCount} streams delivered their first content ${open.openedAfterMs} ms after the client started (first content p50 ${lf(Number((open.firstContentMs as { p50: number }).p50))} ms, p99 ${lf(Number((open.firstContentMs as { p99: number }).p99))} ms); ${done.stillOpenAtEnd} still open at the end of the hold; ${done.chunksDuringHold} body chunks received during the hold.`,
     '',

@@ -183,8 +183,8 @@ export function transcodeEventStream(body: Readable, log: Logger, usage: Bedrock
               throw new GatewayError('ERR_UPSTREAM_PROTOCOL', 'The upstream sent a corrupt event stream.');
             }
             if (pending.length < total) break;
-            // Copy: the codec reads through a DataView on the frame's own buffer.
-            const frame = new Uint8Array(pending.subarray(0, total));
+            // A view, no copy: the codec reads through a DataView at the view's own offset.
+            const frame = pending.subarray(0, total);
             pending = pending.subarray(total);
             const { out, end } = handleFrame(frame);
             if (out) batch.push(out);
