@@ -164,3 +164,40 @@ describe('createRouter: path templates', () => {
     }
   });
 });
+
+describe('createRouter: overlapping templates', () => {
+  const base = '/v1/projects/{project}/locations/{location}/publishers/anthropic/models';
+  const op = (operationId: string, path: string): Operation => ({
+    operationId,
+    method: 'post',
+    path,
+    feature: 'vertex-passthrough',
+    requirements: [],
+    security: 'bearer',
+  });
+  it.each([
+    [
+      'the spec order',
+      [
+        op('vertexRawPredict', `${base}/{model}:rawPredict`),
+        op('vertexCountTokens', `${base}/count-tokens:rawPredict`),
+      ],
+    ],
+    [
+      'the reverse order',
+      [
+        op('vertexCountTokens', `${base}/count-tokens:rawPredict`),
+        op('vertexRawPredict', `${base}/{model}:rawPredict`),
+      ],
+    ],
+  ])('the more concrete template wins whatever %s', (_name, operations) => {
+    const router = createRouter(operations, { vertexRawPredict: noop, vertexCountTokens: noop });
+    const prefix = '/v1/projects/p/locations/global/publishers/anthropic/models';
+    const count = router.match('POST', `${prefix}/count-tokens:rawPredict`);
+    expect(count.kind === 'found' && count.operation.operationId).toBe('vertexCountTokens');
+    expect(count.kind === 'found' && count.params).toEqual({ project: 'p', location: 'global' });
+    const predict = router.match('POST', `${prefix}/claude-sonnet-4-5@20250929:rawPredict`);
+    expect(predict.kind === 'found' && predict.operation.operationId).toBe('vertexRawPredict');
+    expect(predict.kind === 'found' && predict.params.model).toBe('claude-sonnet-4-5@20250929');
+  });
+});

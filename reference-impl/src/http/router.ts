@@ -2,8 +2,10 @@
  * Binds handlers to the spec's operations by `operationId`. The route table comes from `listOperations()`, so the
  * gateway serves exactly what `spec/openapi.yaml` declares: boot fails when an operation has no handler or a handler
  * names no operation. Literal paths match exactly; a templated path (`/v1/models/{model_id}`) matches one non-empty
- * segment per parameter, percent-decoded into `params`. Literal paths win over templates. The query string is
- * ignored for matching.
+ * segment per parameter, percent-decoded into `params`. Literal paths win over templates, and of two templates that
+ * match, the one with more literal characters wins (`…/models/count-tokens:rawPredict` over
+ * `…/models/{model}:rawPredict`, as OpenAPI prefers the more concrete path). The query string is ignored for
+ * matching.
  */
 import type { Operation } from '@ocg/spec';
 import { GatewayError } from '../errors.ts';
@@ -65,6 +67,10 @@ export function createRouter(
     byMethod.set(method, { operation, handler: handlers[operation.operationId] as Handler });
     table.set(operation.path, byMethod);
   }
+
+  // Most concrete first; sort is stable, so equally concrete templates keep the spec's order.
+  const literalLength = (path: string) => path.replace(/\{[^}]+\}/g, '').length;
+  templates.sort((a, b) => literalLength(b.path) - literalLength(a.path));
 
   return {
     operations,
