@@ -23,6 +23,7 @@ import { type BedrockUsage, transcodeEventStream } from '../src/upstream/bedrock
 import {
   type BedrockUpstreamConfig,
   type BedrockUpstreamResponse,
+  betaDropFilter,
   betasFrom,
   createBedrockUpstream,
   toBedrockBody,
@@ -295,6 +296,41 @@ describe('bedrock upstream: the request Bedrock receives', () => {
     expect(out).not.toHaveProperty('model');
     expect(out).not.toHaveProperty('stream');
     expect(out.anthropic_beta).toEqual(want);
+  });
+
+  it.each([
+    { name: 'no list drops nothing', drop: [], beta: 'oauth-2025-04-20', want: false },
+    { name: 'an exact name', drop: ['oauth-2025-04-20'], beta: 'oauth-2025-04-20', want: true },
+    { name: 'an exact name is not a prefix', drop: ['oauth'], beta: 'oauth-2025-04-20', want: false },
+    {
+      name: 'a prefix pattern',
+      drop: ['context-management-*'],
+      beta: 'context-management-2025-06-27',
+      want: true,
+    },
+    {
+      name: 'a prefix pattern, other beta',
+      drop: ['context-management-*'],
+      beta: 'context-1m-2025-08-07',
+      want: false,
+    },
+    { name: '* alone', drop: ['*'], beta: 'anything', want: true },
+  ])('betaDropFilter: $name', ({ drop, beta, want }) => {
+    expect(betaDropFilter(drop)(beta)).toBe(want);
+  });
+
+  it('toBedrockBody leaves the dropped betas out, from the header and the body alike, and names them', () => {
+    const dropped: string[][] = [];
+    const out = toBedrockBody(
+      { model: 'm', messages: [], anthropic_beta: ['context-management-2025-06-27', 'b'] },
+      ['a', 'oauth-2025-04-20'],
+      betaDropFilter(['oauth-2025-04-20', 'context-management-*']),
+      (d) => dropped.push(d),
+    );
+    expect(out.anthropic_beta).toEqual(['b', 'a']);
+    expect(dropped).toEqual([['context-management-2025-06-27', 'oauth-2025-04-20']]);
+    const none = toBedrockBody({ messages: [] }, ['oauth-2025-04-20'], betaDropFilter(['oauth-*']));
+    expect(none).not.toHaveProperty('anthropic_beta');
   });
 
   it('betasFrom splits, trims and de-duplicates', () => {

@@ -177,6 +177,21 @@ describe('parseConfig: refused documents', () => {
       '/upstreams/1/auth/secretAccessKey: must be a secret reference',
     ],
     [
+      'betas to drop on an upstream that is not bedrock',
+      BASE.replace(
+        '    apiKey: ${env:ANTHROPIC_API_KEY}\n',
+        '    apiKey: ${env:ANTHROPIC_API_KEY}\n    betas: { drop: [oauth-2025-04-20] }\n',
+      ),
+      ENV,
+      '/upstreams/0/betas: only an upstream of kind bedrock drops betas',
+    ],
+    [
+      'a beta pattern with * inside',
+      `${BASE}  - name: bedrock\n    kind: bedrock\n    region: us-east-1\n    auth: { type: sigv4-default }\n    betas: { drop: ['context-*-2025'] }\n`,
+      ENV,
+      '/upstreams/1/betas/drop/0: must match pattern',
+    ],
+    [
       'a vertex upstream without a project',
       `${BASE}  - name: vertex\n    kind: vertex\n    region: global\n    auth: { type: adc }\n`,
       ENV,

@@ -88,6 +88,8 @@ export interface BedrockUpstreamSettings {
     | { type: 'api-key'; apiKey: string };
   timeouts: UpstreamTimeouts;
   countTokens?: boolean;
+  /** Betas never sent to this upstream: names, or prefixes ending in `*`. */
+  betas?: { drop?: string[] };
 }
 
 /** `upstreams[]` of kind `vertex` (see upstream/vertex). */
@@ -323,6 +325,10 @@ function semanticChecks(config: GatewayConfig, env: Env): string[] {
   config.upstreams.forEach((u, i) => {
     if (upstreamNames.has(u.name)) issues.push(`/upstreams/${i}/name: duplicates an earlier upstream's name`);
     upstreamNames.add(u.name);
+    // The Claude API takes every beta and Vertex passes the header on: only a bedrock upstream filters them.
+    if (u.kind !== 'bedrock' && (u as { betas?: unknown }).betas !== undefined) {
+      issues.push(`/upstreams/${i}/betas: only an upstream of kind bedrock drops betas`);
+    }
   });
   config.models.forEach((m, i) => {
     (m.targets ?? []).forEach((t, j) => {

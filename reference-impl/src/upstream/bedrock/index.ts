@@ -6,7 +6,9 @@
  *   says `stream: true`; the model id is path-encoded (`anthropic.claude-…-v1:0` → `…-v1%3A0`).
  * - The body loses `model` and `stream`, gains `anthropic_version: "bedrock-2023-05-31"`, and the client's
  *   `anthropic-beta` header values move into `anthropic_beta: [...]` (Bedrock reads betas from the body only).
- *   This is the one kind that re-serialises the body: it has to change it.
+ *   Betas the upstream's `betas.drop` names (Bedrock refuses betas it does not know, and Claude Code sends some
+ *   only the Claude API has) are left out, and logged at debug. This is the one kind that re-serialises the body:
+ *   it has to change it.
  * - Auth: SigV4 (service `bedrock`, the upstream's region) from static keys, from the AWS default provider chain
  *   (environment, shared config, SSO, web identity, ECS/EC2 role — refreshed by the chain before expiry), or a
  *   Bedrock API key as `Authorization: Bearer` without signing. The client's own credentials never go upstream.
@@ -63,6 +65,11 @@ export interface BedrockUpstreamConfig {
   timeouts: UpstreamTimeouts;
   /** Serve `count_tokens` through Bedrock CountTokens (not available in every region); default false → 501. */
   countTokens?: boolean;
+  /**
+   * Betas never sent to this upstream: exact names, or prefixes ending in `*` (`context-management-*`). Applied to
+   * the header's and the body's betas alike.
+   */
+  betas?: { drop?: readonly string[] };
 }
 
 /** What `send` returns: the Anthropic-shaped response plus Bedrock's own accounting. */
@@ -127,22 +134,46 @@ export function betasFrom(rawHeaders: readonly string[]): string[] {
   return [...seen];
 }
 
+/** Whether a beta is to be dropped. */
+export type BetaFilter = (beta: string) => boolean;
+
+/**
+ * The filter for a `betas.drop` list: a name matches itself, a pattern ending in `*` every beta starting with what
+ * precedes it (`*` alone: every beta).
+ *
+ * @example betaDropFilter(['context-management-*', 'oauth-2025-04-20'])('context-management-2025-06-27') // true
+ */
+export function betaDropFilter(patterns: readonly string[] = []): BetaFilter {
+  const exact = new Set(patterns.filter((p) => !p.endsWith('*')));
+  const prefixes = patterns.filter((p) => p.endsWith('*')).map((p) => p.slice(0, -1));
+  if (exact.size === 0 && prefixes.length === 0) return () => false;
+  return (beta) => exact.has(beta) || prefixes.some((prefix) => beta.startsWith(prefix));
+}
+
 /**
  * The Bedrock invoke body for an Anthropic body: without `model` and `stream`, with `anthropic_version` and the
- * header betas merged into `anthropic_beta` (after any the body already had).
+ * header betas merged into `anthropic_beta` (after any the body already had), minus those `drop` matches.
+ *
+ * @param onDropped called with the betas left out, when there are any
  */
 export function toBedrockBody(
   body: Record<string, unknown>,
   betas: readonly string[],
+  drop: BetaFilter = () => false,
+  onDropped?: (dropped: string[]) => void,
 ): Record<string, unknown> {
   const { model: _model, stream: _stream, anthropic_version: _version, anthropic_beta, ...rest } = body;
   const merged = new Set<string>(
     Array.isArray(anthropic_beta) ? anthropic_beta.filter((b): b is string => typeof b === 'string') : [],
   );
   for (const b of betas) merged.add(b);
+  const kept: string[] = [];
+  const dropped: string[] = [];
+  for (const b of merged) (drop(b) ? dropped : kept).push(b);
+  if (dropped.length > 0) onDropped?.(dropped);
   return {
     anthropic_version: BEDROCK_ANTHROPIC_VERSION,
-    ...(merged.size > 0 ? { anthropic_beta: [...merged] } : {}),
+    ...(kept.length > 0 ? { anthropic_beta: kept } : {}),
     ...rest,
   };
 }
@@ -191,6 +222,12 @@ export function createBedrockUpstream(config: BedrockUpstreamConfig, logger: Log
   });
   const log = logger.child({ upstream: config.name, upstream_kind: 'bedrock' });
   const credentials = credentialsFor(config.auth);
+  const dropBeta = betaDropFilter(config.betas?.drop);
+  /** The invoke body for a request, with this upstream's betas dropped (and said so at debug). */
+  const invokeBody = (body: Record<string, unknown>, request: UpstreamRequest) =>
+    toBedrockBody(body, betasFrom(request.rawHeaders), dropBeta, (dropped) =>
+      log.debug('betas dropped for bedrock', { dropped, drop: config.betas?.drop }),
+    );
   const signer =
     credentials === null
       ? null
@@ -320,12 +357,12 @@ export function createBedrockUpstream(config: BedrockUpstreamConfig, logger: Log
       return { ...envelope(501, 'not_supported'), usage };
     }
     const body = parseBody(request.body);
-    const invokeBody = toBedrockBody(body, betasFrom(request.rawHeaders));
+    const countBody = invokeBody(body, request);
     // CountTokens validates the invoke body as InvokeModel does, which requires max_tokens; the count ignores it.
-    if (invokeBody.max_tokens === undefined) invokeBody.max_tokens = 1;
+    if (countBody.max_tokens === undefined) countBody.max_tokens = 1;
     const payload = Buffer.from(
       JSON.stringify({
-        input: { invokeModel: { body: Buffer.from(JSON.stringify(invokeBody)).toString('base64') } },
+        input: { invokeModel: { body: Buffer.from(JSON.stringify(countBody)).toString('base64') } },
       }),
     );
     const path = modelPath(request, body, 'count-tokens');
@@ -359,7 +396,7 @@ export function createBedrockUpstream(config: BedrockUpstreamConfig, logger: Log
     const body = parseBody(request.body);
     const stream = body.stream === true;
     const path = modelPath(request, body, stream ? 'invoke-with-response-stream' : 'invoke');
-    const payload = Buffer.from(JSON.stringify(toBedrockBody(body, betasFrom(request.rawHeaders))));
+    const payload = Buffer.from(JSON.stringify(invokeBody(body, request)));
     const response = await call(
       request,
       path,
