@@ -10,7 +10,12 @@ import { createAuthenticator } from './auth/authenticate.ts';
 import { configSecrets, type GatewayConfig, type UpstreamConfig } from './config/load.ts';
 import { GatewayError } from './errors.ts';
 import { adminHandlers } from './handlers/admin.ts';
-import { inferenceHandlers, RECORDED_OPERATIONS, serveMessageRequest } from './handlers/inference.ts';
+import {
+  inferenceHandlers,
+  RECORDED_OPERATIONS,
+  serveCountTokensRequest,
+  serveMessageRequest,
+} from './handlers/inference.ts';
 import { metaHandlers } from './handlers/meta.ts';
 import { oauthHandlers } from './handlers/oauth.ts';
 import { PASSTHROUGH_ERROR_RENDERERS, passthroughHandlers } from './handlers/passthrough.ts';
@@ -135,6 +140,13 @@ export async function startGateway(
       ...passthroughHandlers({
         serve: (ctx, o) =>
           serveMessageRequest(
+            ctx,
+            messageRouter,
+            { catalogue: services.catalogue, policies: config.policies },
+            o,
+          ),
+        countTokens: (ctx, o) =>
+          serveCountTokensRequest(
             ctx,
             messageRouter,
             { catalogue: services.catalogue, policies: config.policies },

@@ -1,16 +1,24 @@
 /**
  * The pass-through pieces on their own: provider model ids → catalogue (PASSTHROUGH-2), the provider-shaped body →
- * the Anthropic body (PASSTHROUGH-1), SSE → AWS event stream frames (PASSTHROUGH-5) and the error shapes
- * (PASSTHROUGH-6, PASSTHROUGH-7).
+ * the Anthropic body (PASSTHROUGH-1), the provider token-count bodies → the count_tokens body (PASSTHROUGH-8,
+ * PASSTHROUGH-9), SSE → AWS event stream frames (PASSTHROUGH-5), Bedrock's non-streaming answers (PASSTHROUGH-8,
+ * PASSTHROUGH-10) and the error shapes (PASSTHROUGH-6, PASSTHROUGH-7).
  */
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../src/errors.ts';
+import { countTokensAnswer, invocationHeaders } from '../src/passthrough/bedrock-answer.ts';
 import { renderBedrockError, renderGoogleError } from '../src/passthrough/errors.ts';
 import { chunkFrame, SseToEventStream } from '../src/passthrough/eventstream.ts';
 import { mapProviderModel, stripProviderDecoration } from '../src/passthrough/models.ts';
-import { anthropicRequestHeaders, toAnthropicRequest } from '../src/passthrough/request.ts';
+import {
+  anthropicRequestHeaders,
+  bedrockCountTokensRequest,
+  toAnthropicRequest,
+  vertexCountTokensModel,
+  vertexCountTokensRequest,
+} from '../src/passthrough/request.ts';
 import { createModelCatalogue } from '../src/policy/models.ts';
 
 const codec = new EventStreamCodec(toUtf8, fromUtf8);
@@ -122,6 +130,118 @@ describe('provider body → Anthropic body', () => {
     [{ anthropic_version: 'v', max_tokens: 0, messages: [] }, 'max_tokens is required (a positive integer).'],
   ])('refuses %j', (body, message) => {
     expect(() => toAnthropicRequest('bedrock', body, 'm', false)).toThrow(message);
+  });
+});
+
+describe('provider token-count body → count_tokens body', () => {
+  const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64');
+  const invoke = {
+    anthropic_version: 'bedrock-2023-05-31',
+    anthropic_beta: ['b1'],
+    max_tokens: 4096,
+    temperature: 1,
+    top_p: 0.9,
+    top_k: 5,
+    stop_sequences: ['x'],
+    metadata: { user_id: 'u' },
+    system: 's',
+    messages: [{ role: 'user', content: 'hi' }],
+    tools: [],
+    thinking: { type: 'enabled', budget_tokens: 1024 },
+  };
+
+  it('Bedrock: decodes the InvokeModel body, keeps what counts, drops what only generation takes', () => {
+    const r = bedrockCountTokensRequest({ input: { invokeModel: { body: b64(invoke) } } }, 'claude-x');
+    expect(r.json).toEqual({
+      model: 'claude-x',
+      system: 's',
+      messages: [{ role: 'user', content: 'hi' }],
+      tools: [],
+      thinking: { type: 'enabled', budget_tokens: 1024 },
+    });
+    expect(r.betas).toEqual(['b1']);
+  });
+
+  it.each([
+    [{}, 'input is required'],
+    [{ input: 'x' }, 'input is required'],
+    [{ input: { converse: {} } }, 'input.converse is not supported'],
+    [{ input: { invokeModel: { body: 7 } } }, 'input.invokeModel.body is required'],
+    [{ input: { invokeModel: { body: 'a-b_' } } }, 'must be the base64 of a JSON object'], // base64url is not base64
+    [{ input: { invokeModel: { body: b64('null') } } }, 'must be the base64 of a JSON object'],
+    [
+      { input: { invokeModel: { body: b64({ messages: [] }) } } },
+      'anthropic_version is required (a string).',
+    ],
+    [
+      {
+        input: { invokeModel: { body: b64({ anthropic_version: 'v', anthropic_beta: 'x', messages: [] }) } },
+      },
+      'anthropic_beta must be an array of strings.',
+    ],
+  ])('Bedrock refuses %j', (body, message) => {
+    expect(() => bedrockCountTokensRequest(body, 'm')).toThrow(message);
+  });
+
+  it('Vertex: the body is already a count_tokens body; the model becomes the catalogue id', () => {
+    const body = {
+      anthropic_version: 'vertex-2023-10-16',
+      model: 'claude-x@20250101',
+      messages: [],
+      stream: false,
+    };
+    expect(vertexCountTokensModel(body)).toBe('claude-x@20250101');
+    expect(vertexCountTokensRequest(body, 'claude-x-20250101').json).toEqual({
+      model: 'claude-x-20250101',
+      messages: [],
+    });
+    expect(() => vertexCountTokensModel({ messages: [] })).toThrow('model is required');
+    expect(() => vertexCountTokensModel({ model: ' ' })).toThrow('model is required');
+  });
+});
+
+describe("Bedrock's non-streaming answers", () => {
+  it.each([
+    [
+      'every count',
+      {
+        usage: {
+          input_tokens: 3,
+          output_tokens: 5,
+          cache_read_input_tokens: 7,
+          cache_creation_input_tokens: 11,
+        },
+      },
+      {
+        'x-amzn-bedrock-input-token-count': '3',
+        'x-amzn-bedrock-output-token-count': '5',
+        'x-amzn-bedrock-cache-read-input-token-count': '7',
+        'x-amzn-bedrock-cache-write-input-token-count': '11',
+      },
+    ],
+    [
+      'input and output only',
+      { usage: { input_tokens: 3, output_tokens: 5 } },
+      { 'x-amzn-bedrock-input-token-count': '3', 'x-amzn-bedrock-output-token-count': '5' },
+    ],
+    ['no usage', { type: 'message' }, {}],
+    ['not a count', { usage: { input_tokens: '3', output_tokens: -1 } }, {}],
+    ['not an object', null, {}],
+  ])('token-count headers: %s', (_name, message, want) => {
+    expect(invocationHeaders(message)).toEqual(want);
+  });
+
+  it('latency in whole milliseconds', () => {
+    expect(invocationHeaders({}, 12.6)).toEqual({ 'x-amzn-bedrock-invocation-latency': '13' });
+  });
+
+  it.each([
+    [{ input_tokens: 25 }, { inputTokens: 25 }],
+    [{ input_tokens: 0 }, { inputTokens: 0 }],
+    [{ input_tokens: '25' }, null],
+    [{}, null],
+  ])('CountTokens answer for %j', (answer, want) => {
+    expect(countTokensAnswer(answer)).toEqual(want);
   });
 });
 

@@ -61,6 +61,14 @@ describe('the spec matches the contract', () => {
         'bedrock-passthrough',
         'bearer',
       ],
+      ['countBedrockModelTokens', 'post', '/model/{model_id}/count-tokens', 'bedrock-passthrough', 'bearer'],
+      [
+        'vertexCountTokens',
+        'post',
+        '/v1/projects/{project}/locations/{location}/publishers/anthropic/models/count-tokens:rawPredict',
+        'vertex-passthrough',
+        'bearer',
+      ],
       [
         'vertexRawPredict',
         'post',
@@ -140,6 +148,9 @@ describe('the spec matches the contract', () => {
       ...Array.from({ length: 15 }, (_, i) => [`ROUTING-${i + 1}`, 'MUST', 'routing']),
       ...Array.from({ length: 6 }, (_, i) => [`PASSTHROUGH-${i + 1}`, 'MUST', 'bedrock-passthrough']),
       ['PASSTHROUGH-7', 'MUST', 'vertex-passthrough'],
+      ['PASSTHROUGH-8', 'MUST', 'bedrock-passthrough'],
+      ['PASSTHROUGH-9', 'MUST', 'vertex-passthrough'],
+      ['PASSTHROUGH-10', 'MUST', 'bedrock-passthrough'],
     ]);
   });
 
@@ -237,6 +248,24 @@ describe('validateResponse', () => {
       op: 'countMessageTokens',
       r: { status: 200, contentType: 'application/json', body: { input_tokens: '12' } },
       errors: ['/input_tokens: must be integer'],
+    },
+    {
+      name: "Bedrock CountTokens' answer",
+      op: 'countBedrockModelTokens',
+      r: { status: 200, contentType: 'application/json', body: { inputTokens: 25 } },
+      errors: [],
+    },
+    {
+      name: 'a Bedrock token count in the Anthropic spelling',
+      op: 'countBedrockModelTokens',
+      r: { status: 200, contentType: 'application/json', body: { input_tokens: 25 } },
+      errors: ["/: must have required property 'inputTokens'"],
+    },
+    {
+      name: 'a Vertex token count is the Anthropic one',
+      op: 'vertexCountTokens',
+      r: { status: 200, contentType: 'application/json', body: { input_tokens: 25 } },
+      errors: [],
     },
     {
       name: 'an error body that is not an envelope',

@@ -434,8 +434,9 @@ export interface paths {
          *     Bedrock Anthropic body (the Messages body without `model` and `stream`, with `anthropic_version` and optionally
          *     `anthropic_beta`); the model comes from the path (a Bedrock model id, inference-profile id or ARN) and is mapped
          *     to the gateway's catalogue. The request is then served exactly as `createMessage` with `stream: false`: same
-         *     authentication, allowlist, routing and records. The answer is the Anthropic `Message`; errors are Bedrock
-         *     errors (`x-amzn-ErrorType` header, `{"message"}` body).
+         *     authentication, allowlist, routing and records. The answer is the Anthropic `Message`, with Bedrock's
+         *     token-count headers taken from its `usage` whichever upstream answered; errors are Bedrock errors
+         *     (`x-amzn-ErrorType` header, `{"message"}` body).
          */
         post: operations["invokeBedrockModel"];
         delete?: never;
@@ -461,6 +462,58 @@ export interface paths {
          *     A failure after the stream has started is an `:message-type: exception` frame.
          */
         post: operations["invokeBedrockModelStream"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/model/{model_id}/count-tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Amazon Bedrock CountTokens, served by the gateway (Bedrock pass-through, OCG extension).
+         * @description Bedrock's CountTokens for an InvokeModel body: `{"input": {"invokeModel": {"body": "<base64>"}}}`, the base64
+         *     of the JSON body the client would send to `invokeBedrockModel` (as the AWS SDK's `CountTokensCommand` sends
+         *     it). The model in the path is mapped to the gateway's catalogue as for `invokeBedrockModel`; the decoded body
+         *     becomes a count_tokens body (its `anthropic_beta` the `anthropic-beta` header; the members only generation
+         *     takes, such as `max_tokens`, `stream`, `temperature` or `metadata`, dropped) and is served exactly as
+         *     `countMessageTokens`: same authentication, allowlist, routing and records. The answer is Bedrock's
+         *     `{"inputTokens": N}`; errors are Bedrock errors. `input.converse` is not supported (`400
+         *     ValidationException`).
+         */
+        post: operations["countBedrockModelTokens"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{project}/locations/{location}/publishers/anthropic/models/count-tokens:rawPredict": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Google Vertex AI count-tokens rawPredict for Anthropic models, served by the gateway (Vertex pass-through, OCG extension).
+         * @description The Vertex token count (`@anthropic-ai/vertex-sdk` `messages.countTokens`): the literal model segment
+         *     `count-tokens`, the model in the body as a Vertex model id (`claude-sonnet-4-5@20250929`), mapped to the
+         *     gateway's catalogue as for `vertexRawPredict`. The body is a count_tokens body with `anthropic_version`;
+         *     project and location are accepted and ignored. Served exactly as `countMessageTokens`: same authentication,
+         *     allowlist, routing and records. The answer is the Anthropic `{"input_tokens": N}`; errors use the Google
+         *     error envelope. This path takes precedence over the `{model}:rawPredict` template.
+         */
+        post: operations["vertexCountTokens"];
         delete?: never;
         options?: never;
         head?: never;
@@ -553,6 +606,48 @@ export interface components {
          *     }
          */
         PassthroughRequest: Record<string, never>;
+        /**
+         * @description Bedrock CountTokens for an InvokeModel body. `input.invokeModel.body` is the base64 of the InvokeModel JSON body (`anthropic_version`, `messages`, optionally `anthropic_beta`, `system`, `tools`, …). The gateway checks that it decodes to such an object and answers in Bedrock's error shape.
+         * @example {
+         *       "input": {
+         *         "invokeModel": {
+         *           "body": "eyJhbnRocm9waWNfdmVyc2lvbiI6ImJlZHJvY2stMjAyMy0wNS0zMSIsIm1heF90b2tlbnMiOjEsIm1lc3NhZ2VzIjpbeyJyb2xlIjoidXNlciIsImNvbnRlbnQiOiJIZWxsbyJ9XX0="
+         *         }
+         *       }
+         *     }
+         */
+        BedrockCountTokensRequest: {
+            input: {
+                invokeModel?: {
+                    /** @description Base64 of the InvokeModel JSON body. */
+                    body: string;
+                };
+                /** @description Bedrock's Converse input; not supported by OCG gateways (400 ValidationException). */
+                converse?: Record<string, never>;
+            };
+        };
+        /**
+         * @example {
+         *       "inputTokens": 25
+         *     }
+         */
+        BedrockCountTokensResponse: {
+            inputTokens: number;
+        };
+        /**
+         * @description The count_tokens body with `anthropic_version` and the model as a Vertex model id. Only its shape as an object is checked here; the gateway checks `anthropic_version`, `model` and `messages` and answers in the Google error envelope.
+         * @example {
+         *       "anthropic_version": "vertex-2023-10-16",
+         *       "model": "claude-sonnet-4-5@20250929",
+         *       "messages": [
+         *         {
+         *           "role": "user",
+         *           "content": "Hello"
+         *         }
+         *       ]
+         *     }
+         */
+        VertexCountTokensRequest: Record<string, never>;
         /**
          * @example {
          *       "message": "model 'claude-opus-4-1' is not allowed by policy 'eng'"
@@ -1852,6 +1947,16 @@ export interface operations {
             200: {
                 headers: {
                     "request-id": components["headers"]["RequestId"];
+                    /** @description The answer's `usage.input_tokens`. */
+                    "x-amzn-bedrock-input-token-count": number;
+                    /** @description The answer's `usage.output_tokens`. */
+                    "x-amzn-bedrock-output-token-count": number;
+                    /** @description The answer's `usage.cache_read_input_tokens`, when it has one. */
+                    "x-amzn-bedrock-cache-read-input-token-count"?: number;
+                    /** @description The answer's `usage.cache_creation_input_tokens`, when it has one. */
+                    "x-amzn-bedrock-cache-write-input-token-count"?: number;
+                    /** @description Milliseconds from the request's arrival to the answer. */
+                    "x-amzn-bedrock-invocation-latency"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1888,6 +1993,66 @@ export interface operations {
                 };
             };
             default: components["responses"]["BedrockError"];
+        };
+    };
+    countBedrockModelTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A Bedrock model id (`anthropic.claude-sonnet-4-5-20250929-v1:0`), a cross-region inference-profile id (`us.anthropic.…`, `eu.`, `apac.`, `global.`, …) or an ARN ending in one of those, percent-encoded. */
+                model_id: components["parameters"]["BedrockModelId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BedrockCountTokensRequest"];
+            };
+        };
+        responses: {
+            /** @description The number of input tokens the InvokeModel body would use. */
+            200: {
+                headers: {
+                    "request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BedrockCountTokensResponse"];
+                };
+            };
+            default: components["responses"]["BedrockError"];
+        };
+    };
+    vertexCountTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The Google Cloud project the client names; accepted and not used for routing. */
+                project: components["parameters"]["VertexProject"];
+                /** @description The Vertex region the client names (`global`, `us-east5`, …); accepted and not used for routing. */
+                location: components["parameters"]["VertexLocation"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VertexCountTokensRequest"];
+            };
+        };
+        responses: {
+            /** @description The number of input tokens the request would use. */
+            200: {
+                headers: {
+                    "request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageTokensCount"];
+                };
+            };
+            default: components["responses"]["GoogleError"];
         };
     };
     vertexRawPredict: {

@@ -31,10 +31,15 @@ export const RECORDED_OPERATIONS: ReadonlySet<string> = new Set([
   'invokeBedrockModelStream',
   'vertexRawPredict',
   'vertexStreamRawPredict',
+  // … and their token counts are countMessageTokens in another shape.
+  'countBedrockModelTokens',
+  'vertexCountTokens',
 ]);
 
 /** The upstream path of every message request, whichever surface it arrived on. */
 const MESSAGES_PATH = '/v1/messages';
+/** The upstream path of every token count, whichever surface it arrived on. */
+const COUNT_TOKENS_PATH = '/v1/messages/count_tokens';
 
 /**
  * How a message request that arrived in another shape (the Bedrock and Vertex pass-through surfaces) is served
@@ -127,6 +132,21 @@ export async function serveMessageRequest(
   await relay(ctx, upstream, !ctx.facts.stream, MESSAGES_PATH, options);
 }
 
+/**
+ * countMessageTokens itself: allowlist (alias rewrite) then relay. Exported so the pass-through token counts are
+ * served through exactly this path (same policy, routing and record).
+ */
+export async function serveCountTokensRequest(
+  ctx: RequestContext,
+  upstream: Dispatcher,
+  policy: InferencePolicyDeps,
+  options: MessageRequestOptions = {},
+): Promise<void> {
+  ctx.facts.stream = false;
+  enforceModelAllowlist(ctx, policy);
+  await relay(ctx, upstream, false, COUNT_TOKENS_PATH, options);
+}
+
 /** @param policy the catalogue and policies the allowlist is enforced with (`config.models`, `config.policies`). */
 export function inferenceHandlers(
   upstream: Dispatcher,
@@ -137,9 +157,7 @@ export function inferenceHandlers(
       await serveMessageRequest(ctx, upstream, policy);
     },
     async countMessageTokens(ctx) {
-      ctx.facts.stream = false;
-      enforceModelAllowlist(ctx, policy);
-      await relay(ctx, upstream, false);
+      await serveCountTokensRequest(ctx, upstream, policy);
     },
   };
 }

@@ -1,7 +1,7 @@
 /**
  * The pass-through surfaces answer errors the way their provider does, so the provider's SDK (and Claude Code in
  * Bedrock or Vertex mode) reads the type and retries as it would against the real service (PASSTHROUGH-6,
- * PASSTHROUGH-7). Every gateway error keeps its status class and its message (already client-safe: upstream
+ * PASSTHROUGH-7, and for the token counts PASSTHROUGH-8, PASSTHROUGH-9). Every gateway error keeps its status class and its message (already client-safe: upstream
  * detail never reaches a GatewayError message); only the envelope changes. Used by the pipeline for errors found
  * before the handler runs (missing bearer, bad JSON, body too large) and by the handlers for everything after.
  */
@@ -114,6 +114,8 @@ export const renderGoogleError: ErrorRenderer = (err, requestId) => {
 export const PASSTHROUGH_ERROR_RENDERERS: Readonly<Record<string, ErrorRenderer>> = {
   invokeBedrockModel: renderBedrockError,
   invokeBedrockModelStream: renderBedrockError,
+  countBedrockModelTokens: renderBedrockError,
   vertexRawPredict: renderGoogleError,
   vertexStreamRawPredict: renderGoogleError,
+  vertexCountTokens: renderGoogleError,
 };
