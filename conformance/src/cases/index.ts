@@ -33,6 +33,7 @@ import modelAliases from './models/aliases.ts';
 import getModel from './models/get-model.ts';
 import modelList from './models/list.ts';
 import modelPaging from './models/paging.ts';
+import { passthroughCases } from './passthrough/index.ts';
 import policyAllowlist from './policy/allowlist.ts';
 import clientEnvironment from './policy/client-environment.ts';
 import managedSettings from './policy/managed-settings.ts';
@@ -121,6 +122,7 @@ export const allCases = createRegistry([
   adminUnsignedClaims,
   adminRevokeSessions,
   ...routingCases,
+  ...passthroughCases,
   // Last: locks its own address out, then the case that waited for expiries since the run started.
   userCodeBruteForce,
   expiry,

@@ -51,6 +51,11 @@ export interface GatewayResponse {
   json<T = unknown>(): Promise<T>;
   /** Reads the body as SSE, yielding events as they arrive; each one is validated against the spec. */
   events(): AsyncGenerator<SseEvent & { json: unknown }>;
+  /**
+   * Reads the raw body as it arrives, chunk by chunk (for binary streams such as an AWS event stream; status and
+   * content-type were checked when the response arrived, the bytes are the case's to check).
+   */
+  chunks(): AsyncGenerator<Buffer>;
   /** Hangs up (destroys the connection) without reading further. */
   abort(): void;
 }
@@ -309,6 +314,17 @@ function wrapResponse(
         const json = parseEventData(ev.data);
         checker.event(ev.event, json, `${where}: event #${index++} (${ev.event})`);
         yield { ...ev, json };
+      }
+    },
+    async *chunks() {
+      claim();
+      try {
+        for await (const chunk of res) yield chunk as Buffer;
+      } catch (err) {
+        throw new ConformanceError(
+          'ERR_CASE_FAILED',
+          `${where}: the response body broke off: ${String(err)}`,
+        );
       }
     },
     abort() {
