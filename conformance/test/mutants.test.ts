@@ -16,6 +16,7 @@ const SIGN_IN = ['discovery/', 'session/'];
 const POLICY = ['discovery/', 'policy/', 'models/'];
 const ADMIN = ['discovery/', 'admin/'];
 const ROUTING = ['discovery/', 'routing/'];
+const PASSTHROUGH = ['discovery/', 'passthrough/'];
 
 /** `profile`: the profile the aimed-at case belongs to, when not core (it is run with core and must fail). */
 const TABLE: Array<[string, { want: string[]; areas: string[]; profile?: string }]> = [
@@ -37,6 +38,30 @@ const TABLE: Array<[string, { want: string[]; areas: string[]; profile?: string 
   ],
   ['retries-a-400', { want: ['routing/no-retry-on-4xx'], areas: ROUTING, profile: 'routing' }],
   ['passes-upstream-401', { want: ['routing/upstream-credentials'], areas: ROUTING, profile: 'routing' }],
+  [
+    'bedrock-stream-as-sse',
+    { want: ['passthrough/bedrock-stream'], areas: PASSTHROUGH, profile: 'passthrough' },
+  ],
+  [
+    'corrupts-eventstream-crc',
+    { want: ['passthrough/bedrock-stream'], areas: PASSTHROUGH, profile: 'passthrough' },
+  ],
+  [
+    'buffers-eventstream',
+    { want: ['passthrough/bedrock-stream'], areas: PASSTHROUGH, profile: 'passthrough' },
+  ],
+  [
+    'bedrock-stream-ends-cleanly',
+    { want: ['passthrough/bedrock-stream'], areas: PASSTHROUGH, profile: 'passthrough' },
+  ],
+  [
+    'anthropic-errors-on-bedrock',
+    { want: ['passthrough/bedrock-errors'], areas: PASSTHROUGH, profile: 'passthrough' },
+  ],
+  [
+    'vertex-errors-in-anthropic-envelope',
+    { want: ['passthrough/vertex'], areas: PASSTHROUGH, profile: 'passthrough' },
+  ],
 ];
 
 describe('mutants are caught by exactly the case aimed at them', () => {

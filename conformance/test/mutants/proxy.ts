@@ -41,16 +41,30 @@ export interface ProxyOptions {
   /** Keep the forwarded request going when the client hangs up (the `ignores-client-disconnect` fault). */
   ignoreClientHangUp?: boolean;
   /**
-   * Takes over the requests whose path (without query) is in `paths`: the proxy reads the request whole and answers
-   * what `handle` returns; `forward()` sends the (possibly rewritten) request to the target and reads its answer.
+   * Takes over the requests whose path (without query) is in `paths` (or for which `paths` returns true): the proxy
+   * reads the request whole and answers what `handle` returns; `forward()` sends the (possibly rewritten) request
+   * to the target and reads its answer.
    */
   handle?: {
-    paths: readonly string[];
+    paths: readonly string[] | ((path: string) => boolean);
     handle(
       req: BufferedRequest,
       forward: (req: BufferedRequest) => Promise<BufferedResponse>,
     ): Promise<BufferedResponse>;
   };
+  /**
+   * Rewrites a streamed response as it flows (nothing is held beyond what the rewriter holds): called once per
+   * response with its path, status and headers; a rewriter returned replaces the headers and turns each body chunk
+   * (and the end) into what is sent instead.
+   */
+  rewriteStream?: (path: string, status: number, headers: RawHeaders) => StreamRewriter | undefined;
+}
+
+/** What {@link ProxyOptions.rewriteStream} returns for a response it rewrites. */
+export interface StreamRewriter {
+  headers: RawHeaders;
+  chunk(data: Buffer): Buffer;
+  end(): Buffer;
 }
 
 export interface Proxy {
@@ -123,7 +137,8 @@ export async function startProxy(target: string, options: ProxyOptions = {}): Pr
 
   const server = createServer((req, res) => {
     const hook = options.handle;
-    if (hook?.paths.includes((req.url ?? '/').split('?')[0] ?? '/')) {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (hook && (typeof hook.paths === 'function' ? hook.paths(path) : hook.paths.includes(path))) {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -185,12 +200,17 @@ export async function startProxy(target: string, options: ProxyOptions = {}): Pr
         up.on('error', () => res.destroy());
         return;
       }
+      const rewriter = options.rewriteStream?.(path, status, out);
+      if (rewriter) {
+        out = rewriter.headers.filter(([n]) => !['content-length'].includes(n.toLowerCase()));
+      }
       res.writeHead(status, out.flat());
       res.flushHeaders();
       up.on('data', (c: Buffer) => {
-        if (!res.destroyed) res.write(c);
+        const piece = rewriter ? rewriter.chunk(c) : c;
+        if (!res.destroyed && piece.length > 0) res.write(piece);
       });
-      up.on('end', () => end());
+      up.on('end', () => end(rewriter?.end()));
       up.on('error', () => res.destroy());
       up.on('aborted', () => res.destroy());
     });
