@@ -4,7 +4,8 @@
  * front of the conformance kit's Anthropic, Bedrock and Vertex mocks, against a bare undici pass-through in front of
  * the same mock as the floor, both relative to a direct call in the same round. See bench/README.md.
  *
- *   npm run bench:providers [-- --rounds 3 --duration 3 --warmup 1 --connections 1,16 --kinds anthropic,bedrock,vertex
+ *   npm run bench:providers [-- --rounds 3 --duration 3 --warmup 1 --connections 1,16 --rates 200
+ *                              --kinds anthropic,bedrock,vertex --bedrock-auth api-key|sigv4
  *                              --quick --log-level warn --database <url> --out bench/results --keep-tmp]
  */
 import { spawnSync } from 'node:child_process';
@@ -21,6 +22,8 @@ import { median, ratio } from './lib/stats.ts';
 import type { Percentiles } from './lib/types.ts';
 
 const TARGET_RATIO = 1.5;
+/** Paced loads: the most streams in flight (a start that finds them all busy waits and counts as late). */
+const PACED_MAX_IN_FLIGHT = 64;
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(benchDir, '..');
 
@@ -31,6 +34,8 @@ const { values: args } = parseArgs({
     warmup: { type: 'string' },
     quick: { type: 'boolean', default: false },
     connections: { type: 'string', default: '1,16' },
+    rates: { type: 'string', default: '200' },
+    'bedrock-auth': { type: 'string', default: 'api-key' },
     kinds: { type: 'string', default: 'anthropic,bedrock,vertex' },
     'log-level': { type: 'string', default: 'warn' },
     database: { type: 'string' },
@@ -45,7 +50,11 @@ if (args.help) {
   --rounds N          rounds of every kind × scenario × target (default 3; --quick: 1)
   --duration S        seconds per measurement (default 3; --quick: 1)
   --warmup S          warm-up seconds per target (default 1)
-  --connections LIST  concurrent streams (default 1,16)
+  --connections LIST  closed loop: streams kept in flight (default 1,16)
+  --rates LIST        paced: streams started per second, open loop, at most ${PACED_MAX_IN_FLIGHT} in flight (default 200;
+                      "" for none)
+  --bedrock-auth A    how the gateway authenticates to the Bedrock mock: api-key (default; what the direct call and
+                      the bare proxy use, so all three cost the mock the same) or sigv4 (the mock verifies signatures)
   --kinds LIST        provider kinds (default anthropic,bedrock,vertex)
   --quick             smoke run; result files get a "-quick" suffix
   --log-level LEVEL   gateway log.level (default warn)
@@ -63,7 +72,29 @@ const quick = args.quick;
 const rounds = Number(args.rounds ?? (quick ? 1 : 3));
 const durationS = Number(args.duration ?? (quick ? 1 : 3));
 const warmupS = Number(args.warmup ?? 1);
-const connectionCounts = args.connections.split(',').map((c) => Number(c.trim()));
+const connectionCounts = args.connections
+  .split(',')
+  .filter((c) => c.trim() !== '')
+  .map((c) => Number(c.trim()));
+const rates = args.rates
+  .split(',')
+  .filter((r) => r.trim() !== '')
+  .map((r) => Number(r.trim()));
+/** One load: closed loop with N in flight (`c16`), or paced at N streams a second (`r200`). */
+interface Load {
+  label: string;
+  connections: number;
+  rate: number | null;
+}
+const loads: Load[] = [
+  ...connectionCounts.map((c) => ({ label: `c${c}`, connections: c, rate: null })),
+  ...rates.map((r) => ({ label: `r${r}`, connections: PACED_MAX_IN_FLIGHT, rate: r })),
+];
+const bedrockAuth = args['bedrock-auth'];
+if (bedrockAuth !== 'api-key' && bedrockAuth !== 'sigv4') {
+  console.error('--bedrock-auth: api-key or sigv4');
+  process.exit(2);
+}
 const kinds = args.kinds.split(',').map((k) => k.trim()) as Kind[];
 for (const k of kinds) {
   if (!['anthropic', 'bedrock', 'vertex'].includes(k)) {
@@ -71,9 +102,9 @@ for (const k of kinds) {
     process.exit(2);
   }
 }
-for (const v of [rounds, durationS, ...connectionCounts]) {
+for (const v of [rounds, durationS, ...connectionCounts, ...rates]) {
   if (!Number.isInteger(v) || v <= 0) {
-    console.error('--rounds, --duration and --connections take whole numbers above 0');
+    console.error('--rounds, --duration, --connections and --rates take whole numbers above 0');
     process.exit(2);
   }
 }
@@ -169,7 +200,11 @@ function renderGatewayConfig(port: number, mockUrls: Partial<Record<Kind, string
     kind: bedrock
     region: us-east-1
     baseUrl: '${mockUrls.bedrock}'
-    auth: { type: sigv4, accessKeyId: '\${env:OCG_BENCH_AWS_KEY_ID}', secretAccessKey: '\${env:OCG_BENCH_AWS_SECRET}' }`);
+    auth: ${
+      bedrockAuth === 'sigv4'
+        ? `{ type: sigv4, accessKeyId: '\${env:OCG_BENCH_AWS_KEY_ID}', secretAccessKey: '\${env:OCG_BENCH_AWS_SECRET}' }`
+        : `{ type: api-key, apiKey: '\${env:OCG_BENCH_BEDROCK_API_KEY}' }`
+    }`);
     models.push(
       `  - { id: ${GATEWAY_MODEL.bedrock}, displayName: Sonnet via Bedrock, targets: [{ upstream: bedrock, model: '${BEDROCK_MODEL}' }] }`,
     );
@@ -245,12 +280,17 @@ interface Target {
 interface Measurement {
   round: number;
   kind: Kind;
+  /** `c<N>` closed loop, `r<N>` paced. */
+  load: string;
   connections: number;
+  rate: number | null;
   target: TargetName;
   firstContentUs: Percentiles;
   totalUs: Percentiles;
   requests: number;
   errors: number;
+  /** Paced loads: starts that found every in-flight slot busy. */
+  late: number;
   firstError: string | null;
   requestsPerSecond: number;
   cpuUsPerRequest: { mock: number | null; bare: number | null; gateway: number | null };
@@ -261,10 +301,11 @@ const pids: { mock: Partial<Record<Kind, number>>; bare: Partial<Record<Kind, nu
   bare: {},
 };
 
-async function runClient(t: Target, connections: number, seconds: number) {
+async function runClient(t: Target, load: Pick<Load, 'connections' | 'rate'>, seconds: number) {
   const clientArgs = [join(benchDir, 'lib', 'content-client.ts'), '--url', t.url, '--path', t.path];
   clientArgs.push('--body-file', t.bodyFile, '--format', t.format);
-  clientArgs.push('--connections', String(connections), '--duration', String(seconds));
+  clientArgs.push('--connections', String(load.connections), '--duration', String(seconds));
+  if (load.rate !== null) clientArgs.push('--rate', String(load.rate));
   for (const h of t.headers) clientArgs.push('--header', h);
   const { code, stdout, stderr } = await runToEnd(node, clientArgs, { env: childEnv });
   const line = stdout.split('\n').find((l) => l.startsWith('{'));
@@ -274,19 +315,20 @@ async function runClient(t: Target, connections: number, seconds: number) {
     totalUs: Percentiles;
     requests: number;
     errors: number;
+    late: number;
     firstError: string | null;
     durationUs: number;
   };
 }
 
-async function measure(t: Target, connections: number, round: number): Promise<Measurement> {
+async function measure(t: Target, load: Load, round: number): Promise<Measurement> {
   const read = () => ({
     mock: cpuMicros(pids.mock[t.kind]),
     bare: cpuMicros(pids.bare[t.kind]),
     gateway: cpuMicros(pids.gateway),
   });
   const before = read();
-  const r = await runClient(t, connections, durationS);
+  const r = await runClient(t, load, durationS);
   const after = read();
   const per = (k: 'mock' | 'bare' | 'gateway') => {
     const a = after[k];
@@ -296,21 +338,25 @@ async function measure(t: Target, connections: number, round: number): Promise<M
   const m: Measurement = {
     round,
     kind: t.kind,
-    connections,
+    load: load.label,
+    connections: load.connections,
+    rate: load.rate,
     target: t.name,
     firstContentUs: r.firstContentUs,
     totalUs: r.totalUs,
     requests: r.requests,
     errors: r.errors,
+    late: r.late,
     firstError: r.firstError,
     requestsPerSecond: r.durationUs > 0 ? (r.requests * 1e6) / r.durationUs : 0,
     cpuUsPerRequest: { mock: per('mock'), bare: per('bare'), gateway: per('gateway') },
   };
   log(
-    `round ${round} ${t.kind.padEnd(9)} c${String(connections).padEnd(3)} ${t.name.padEnd(7)} first content p50 ` +
+    `round ${round} ${t.kind.padEnd(9)} ${load.label.padEnd(5)} ${t.name.padEnd(7)} first content p50 ` +
       `${(m.firstContentUs.p50 / 1000).toFixed(3)} ms p99 ${(m.firstContentUs.p99 / 1000).toFixed(3)} ms  ` +
       `${Math.round(m.requestsPerSecond)} streams/s` +
       (t.name === 'direct' ? '' : `  cpu ${Math.round(m.cpuUsPerRequest[t.name] ?? Number.NaN)} µs/stream`) +
+      (m.late > 0 ? `  late starts ${m.late}` : '') +
       (m.errors > 0 ? `  ERRORS ${m.errors}: ${m.firstError}` : ''),
   );
   return m;
@@ -318,7 +364,7 @@ async function measure(t: Target, connections: number, round: number): Promise<M
 
 interface Summary {
   kind: Kind;
-  connections: number;
+  load: string;
   targets: Record<
     TargetName,
     {
@@ -341,9 +387,9 @@ interface Summary {
 function summarise(ms: Measurement[]): Summary[] {
   const out: Summary[] = [];
   for (const kind of kinds) {
-    for (const connections of connectionCounts) {
+    for (const load of loads) {
       const of = (t: TargetName) =>
-        ms.filter((m) => m.kind === kind && m.connections === connections && m.target === t);
+        ms.filter((m) => m.kind === kind && m.load === load.label && m.target === t);
       const direct = new Map(of('direct').map((m) => [m.round, m]));
       const summary = (t: TargetName) => {
         const xs = of(t);
@@ -370,7 +416,7 @@ function summarise(ms: Measurement[]): Summary[] {
       const ratioP50 = ratio(targets.gateway.addedP50Us, targets.bare.addedP50Us);
       out.push({
         kind,
-        connections,
+        load: load.label,
         targets,
         ratioP50,
         ratioP99: ratio(targets.gateway.addedP99Us, targets.bare.addedP99Us),
@@ -397,21 +443,22 @@ function renderMarkdown(
     '',
     `Machine: ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}; load average at start ` +
       `${machine.loadAvgStart.map((l) => l.toFixed(2)).join(' / ')}, at end ${machine.loadAvgEnd.map((l) => l.toFixed(2)).join(' / ')} (1/5/15 min; the machine is shared).`,
-    `Parameters: ${rounds} round(s) × ${durationS} s per measurement, connections ${connectionCounts.join(', ')}, ` +
+    `Parameters: ${rounds} round(s) × ${durationS} s per measurement, loads ${loads.map((l) => l.label).join(', ')} ` +
+      `(cN: N streams kept in flight, closed loop; rN: N streams started a second, open loop, at most ${PACED_MAX_IN_FLIGHT} in flight), ` +
       `the conformance kit's mocks with no artificial delay, gateway log level ${args['log-level']}, ` +
-      `${args.database ? 'database given by --database' : 'embedded PGlite'}.`,
+      `${args.database ? 'database given by --database' : 'embedded PGlite'}, gateway → Bedrock mock auth ${bedrockAuth === 'sigv4' ? 'SigV4 (the direct call and the bare proxy use the Bedrock API key)' : 'Bedrock API key (as the direct call and the bare proxy)'}.`,
     '',
     'Time to first content = request sent → first `content_block_delta` received (the gateway holds `message_start` ' +
       'and `ping` back until then). Added = target − direct in the same round, median over rounds. ' +
       `Ratio = gateway added ÷ bare-proxy added; target ≤ ${TARGET_RATIO}× (reported, never asserted).`,
     '',
-    '| kind | conns | direct p50 ms | bare added p50 ms | gateway added p50 ms | **ratio p50** | target | ratio p99 | streams/s direct / bare / gateway | CPU µs/stream bare / gateway (ratio) |',
+    '| kind | load | direct p50 ms | bare added p50 ms | gateway added p50 ms | **ratio p50** | target | ratio p99 | streams/s direct / bare / gateway | CPU µs/stream bare / gateway (ratio) |',
     '|---|---:|---:|---:|---:|---:|---|---:|---|---|',
   ];
   for (const s of summaries) {
     const t = s.targets;
     lines.push(
-      `| ${s.kind} | ${s.connections} | ${ms(t.direct.firstContentP50Us)} | ${ms(t.bare.addedP50Us)} | ${ms(t.gateway.addedP50Us)} | ` +
+      `| ${s.kind} | ${s.load} | ${ms(t.direct.firstContentP50Us)} | ${ms(t.bare.addedP50Us)} | ${ms(t.gateway.addedP50Us)} | ` +
         `**${x(s.ratioP50)}** | ${s.target} | ${x(s.ratioP99)} | ${num(t.direct.streamsPerSecond)} / ${num(t.bare.streamsPerSecond)} / ${num(t.gateway.streamsPerSecond)} | ` +
         `${num(t.bare.proxyCpuUsPerStream)} / ${num(t.gateway.proxyCpuUsPerStream)} (${x(s.cpuRatio)}) |`,
     );
@@ -517,9 +564,9 @@ async function main(): Promise<number> {
   }
 
   // Sanity check and warm-up in one: every target must stream content without an error.
-  const maxConns = Math.max(...connectionCounts);
+  const maxConns = Math.max(1, ...connectionCounts);
   for (const t of targets.values()) {
-    const r = await runClient(t, maxConns, Math.max(1, warmupS));
+    const r = await runClient(t, { connections: maxConns, rate: null }, Math.max(1, warmupS));
     if (r.errors > 0 || r.requests === 0) {
       throw new Error(`${t.kind} ${t.name}: warm-up failed (${r.errors} errors): ${r.firstError}`);
     }
@@ -530,9 +577,9 @@ async function main(): Promise<number> {
   for (let round = 1; round <= rounds; round++) {
     const order = TARGETS.map((_, i) => TARGETS[(i + round - 1) % TARGETS.length] as TargetName);
     for (const kind of kinds) {
-      for (const c of connectionCounts) {
+      for (const load of loads) {
         for (const name of order) {
-          measurements.push(await measure(targets.get(`${kind}/${name}`) as Target, c, round));
+          measurements.push(await measure(targets.get(`${kind}/${name}`) as Target, load, round));
           await sleep(200);
         }
       }
@@ -549,9 +596,14 @@ async function main(): Promise<number> {
   }
   for (const s of summaries) {
     if (s.ratioP50 === null)
-      warnings.push(
-        `${s.kind} c${s.connections}: the bare proxy's added p50 is not positive (noise): no ratio.`,
-      );
+      warnings.push(`${s.kind} ${s.load}: the bare proxy's added p50 is not positive (noise): no ratio.`);
+  }
+  const lateRuns = measurements.filter((m) => m.late > 0);
+  if (lateRuns.length > 0) {
+    warnings.push(
+      `${lateRuns.length} paced measurement(s) could not keep their rate (every in-flight slot busy), e.g. ` +
+        `${lateRuns[0]?.kind} ${lateRuns[0]?.load} ${lateRuns[0]?.target}: ${lateRuns[0]?.late} late starts; that load was saturated.`,
+    );
   }
   if (quick) warnings.push('Quick smoke run: too short to draw conclusions.');
   const machine = {
@@ -572,10 +624,17 @@ async function main(): Promise<number> {
       durationS,
       warmupS,
       connections: connectionCounts,
+      rates,
+      pacedMaxInFlight: PACED_MAX_IN_FLIGHT,
+      bedrockAuth,
       kinds,
       mocks:
         'conformance kit startMockAnthropic / startMockBedrock (SigV4 verified) / startMockVertex, default answers, no delay',
-      gatewayAuth: { anthropic: 'x-api-key', bedrock: 'sigv4 (static keys)', vertex: 'access-token' },
+      gatewayAuth: {
+        anthropic: 'x-api-key',
+        bedrock: bedrockAuth === 'sigv4' ? 'sigv4 (static keys)' : 'Bedrock API key (Bearer)',
+        vertex: 'access-token',
+      },
       bareProxyAuth: {
         anthropic: 'x-api-key',
         bedrock: 'Bedrock API key (Bearer)',
