@@ -14,7 +14,7 @@
  * rewriting that one URL on the client's own transporter.
  */
 import { readFile } from 'node:fs/promises';
-import { type AuthClient, GoogleAuth } from 'google-auth-library';
+import { type AuthClient, GoogleAuth, JWT } from 'google-auth-library';
 import { GatewayError } from '../../errors.ts';
 import type { Logger } from '../../log/logger.ts';
 
@@ -87,11 +87,16 @@ export function createAccessTokenSource(auth: VertexAuthConfig, log: Logger): Ac
     if (typeof key.client_email !== 'string' || typeof key.private_key !== 'string') {
       throw new Error('the credentials file is not a service-account key (client_email, private_key)');
     }
-    const c = await new GoogleAuth({
-      credentials: key,
+    // The JWT client directly, not GoogleAuth({credentials}): the file must be a service-account key, never another
+    // credential type the library would load from whatever JSON it is given (and that option is deprecated).
+    const c = new JWT({
+      email: key.client_email,
+      key: key.private_key,
+      ...(typeof key.private_key_id === 'string' ? { keyId: key.private_key_id } : {}),
       scopes: CLOUD_PLATFORM_SCOPE,
-      clientOptions: { eagerRefreshThresholdMillis },
-    }).getClient();
+      eagerRefreshThresholdMillis,
+    });
+    if (typeof key.quota_project_id === 'string') c.quotaProjectId = key.quota_project_id;
     honourTokenUri(c, key);
     return c;
   };
