@@ -177,6 +177,30 @@ async function describedGateway(features: string[]): Promise<{ url: string; clos
 }
 
 describe('adapter contract v1 and the run around the cases', () => {
+  it('reports the pass-through cases unsupported, never passed, for a gateway that declares neither surface', async () => {
+    const report = await runConformance({
+      adapter: fake,
+      profiles: ['passthrough'],
+      caseFilter: 'passthrough/',
+      outDir: null,
+      keepWorkDir: false,
+    });
+    expect(report.cases.length).toBeGreaterThanOrEqual(6);
+    for (const c of report.cases) {
+      expect([c.id, c.result, c.message]).toEqual([
+        c.id,
+        'unsupported',
+        `the gateway does not declare feature "${c.feature}"`,
+      ]);
+    }
+    expect(new Set(report.cases.map((c) => c.feature))).toEqual(
+      new Set(['bedrock-passthrough', 'vertex-passthrough']),
+    );
+    expect(report.profiles).toEqual([
+      { name: 'passthrough', result: 'partial', passed: 0, failed: 0, unsupported: report.cases.length },
+    ]);
+  });
+
   it('takes the declared features from /.well-known/ocg-configuration when the adapter lists none', async () => {
     const gw = await describedGateway(['inference']);
     try {

@@ -17,7 +17,7 @@ afterAll(() => rm(outDir, { recursive: true, force: true }));
 
 describe('the kit against the reference gateway', () => {
   it.concurrent.for(BACKENDS)(
-    'passes every case of the core, operations, admin and routing profiles on $name',
+    'passes every case of the core, operations, admin, routing and passthrough profiles on $name',
     { timeout: 180_000 },
     async ({ name, skip }, test) => {
       if (skip) test.skip(skip);
@@ -27,7 +27,7 @@ describe('the kit against the reference gateway', () => {
         const out = join(outDir, name);
         const report = await runConformance({
           adapter,
-          profiles: ['core', 'operations', 'admin', 'routing'],
+          profiles: ['core', 'operations', 'admin', 'routing', 'passthrough'],
           outDir: out,
         });
         const notPassing = report.cases
@@ -39,6 +39,7 @@ describe('the kit against the reference gateway', () => {
           ['operations', 'pass'],
           ['admin', 'pass'],
           ['routing', 'pass'],
+          ['passthrough', 'pass'],
         ]);
         expect(report.cases.length).toBeGreaterThanOrEqual(19);
         const written = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
