@@ -35,38 +35,28 @@ export default defineCase({
   async run(ctx) {
     const token = ctx.gateway.bearer;
     const date = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
-    const refusals: Array<[string, { bearer?: null; headers?: Record<string, string> }]> = [
-      ['no credential', { bearer: null }],
-      [
-        'a bearer the gateway never issued',
-        { headers: { authorization: `Bearer ocg-${ctx.rng.string(40)}` } },
-      ],
-      [
-        'the access token with its signature altered',
-        { headers: { authorization: `Bearer ${altered(token)}` } },
-      ],
+    // The credential headers of each refused request (the runner's bearer is never added).
+    const refusals: Array<[string, Record<string, string>]> = [
+      ['no credential', {}],
+      ['a bearer the gateway never issued', { authorization: `Bearer ocg-${ctx.rng.string(40)}` }],
+      ['the access token with its signature altered', { authorization: `Bearer ${altered(token)}` }],
       [
         'an AWS SigV4 authorization',
         {
-          headers: {
-            authorization:
-              `AWS4-HMAC-SHA256 Credential=AKIA${ctx.rng.hex(8).toUpperCase()}/${date.slice(0, 8)}/us-east-1/bedrock/aws4_request, ` +
-              `SignedHeaders=content-type;host;x-amz-date, Signature=${ctx.rng.hex(32)}`,
-            'x-amz-date': date,
-          },
+          authorization:
+            `AWS4-HMAC-SHA256 Credential=AKIA${ctx.rng.hex(8).toUpperCase()}/${date.slice(0, 8)}/us-east-1/bedrock/aws4_request, ` +
+            `SignedHeaders=content-type;host;x-amz-date, Signature=${ctx.rng.hex(32)}`,
+          'x-amz-date': date,
         },
       ],
     ];
     for (const stream of [false, true]) {
       const op = stream ? 'InvokeModelWithResponseStream' : 'InvokeModel';
-      for (const [name, credential] of refusals) {
+      for (const [name, headers] of refusals) {
         resetUpstreams(ctx);
         const what = `${op} with ${name}`;
         await expectBedrockError(
-          await sendBedrock(ctx, BEDROCK_ID, stream, {
-            body: bedrockBody(ctx),
-            ...(credential.headers ? { headers: credential.headers, bearer: null } : { bearer: null }),
-          }),
+          await sendBedrock(ctx, BEDROCK_ID, stream, { body: bedrockBody(ctx), headers, bearer: null }),
           401,
           what,
         );
@@ -74,17 +64,15 @@ export default defineCase({
       }
     }
 
-    for (const [name, headers] of [
-      ['the access token in Authorization: Bearer', {}],
+    const accepted: Array<[string, Record<string, string>]> = [
+      ['the access token in Authorization: Bearer', { authorization: `Bearer ${token}` }],
       ['the access token in x-api-key', { 'x-api-key': token }],
-    ] as const) {
+    ];
+    for (const [name, headers] of accepted) {
       resetUpstreams(ctx);
       const what = `InvokeModel with ${name}`;
       await expectMessageAnswer(
-        await sendBedrock(ctx, BEDROCK_ID, false, {
-          body: bedrockBody(ctx),
-          ...('x-api-key' in headers ? { headers, bearer: null } : {}),
-        }),
+        await sendBedrock(ctx, BEDROCK_ID, false, { body: bedrockBody(ctx), headers, bearer: null }),
         what,
       );
       const upstream = await upstreamMessage(ctx, what);

@@ -62,9 +62,13 @@ export function vertexBody(ctx: CaseContext, extra: Record<string, unknown> = {}
   return { anthropic_version: VERTEX_VERSION, ...messageMembers(ctx, 'vertex probe'), ...extra };
 }
 
-/** `/model/{modelId}/invoke[-with-response-stream]`, the model id path-encoded as the AWS SDKs do. */
-export function bedrockPath(modelId: string, stream: boolean): string {
-  return `/model/${encodeURIComponent(modelId)}/${stream ? 'invoke-with-response-stream' : 'invoke'}`;
+/**
+ * `/model/{modelId}/invoke[-with-response-stream]`, the model id path-encoded as the AWS SDKs do (`encode: false`:
+ * as it is, as Claude Code sends an inference-profile id).
+ */
+export function bedrockPath(modelId: string, stream: boolean, encode = true): string {
+  const id = encode ? encodeURIComponent(modelId) : modelId;
+  return `/model/${id}/${stream ? 'invoke-with-response-stream' : 'invoke'}`;
 }
 
 /** `/v1/projects/{p}/locations/{l}/publishers/anthropic/models/{model}:rawPredict|:streamRawPredict`. */
@@ -79,6 +83,8 @@ export interface ProviderSend {
   /** The bearer (default: the runner's); `null`: none. */
   bearer?: string | null;
   headers?: HeaderList;
+  /** Bedrock only: path-encode the model id (default true). */
+  encode?: boolean;
 }
 
 /** InvokeModel / InvokeModelWithResponseStream as the Bedrock SDK in bearer mode sends it. */
@@ -91,7 +97,7 @@ export function sendBedrock(
   const given = Array.isArray(options.headers) ? options.headers : Object.entries(options.headers ?? {});
   return ctx.client.send({
     operationId: stream ? 'invokeBedrockModelStream' : 'invokeBedrockModel',
-    path: bedrockPath(modelId, stream),
+    path: bedrockPath(modelId, stream, options.encode ?? true),
     body: options.body,
     headers: [[stream ? 'x-amzn-bedrock-accept' : 'accept', 'application/json'], ...given],
     ...(options.bearer === undefined ? {} : { bearer: options.bearer }),
@@ -270,13 +276,16 @@ export interface BedrockErrorAnswer {
  */
 export async function expectBedrockError(
   res: GatewayResponse,
-  status: number,
+  status: number | readonly number[],
   what: string,
 ): Promise<BedrockErrorAnswer> {
   const { text, json } = await readJson(res, what);
-  expectThat(res.status === status, `${what}: expected status ${status}, got ${res.status}`, {
-    body: text.slice(0, 1000),
-  });
+  const statuses = typeof status === 'number' ? [status] : status;
+  expectThat(
+    statuses.includes(res.status),
+    `${what}: expected status ${statuses.join(' or ')}, got ${res.status}`,
+    { body: text.slice(0, 1000) },
+  );
   const header = res.headers['x-amzn-errortype'];
   expectThat(
     typeof header === 'string' && header !== '',
@@ -284,10 +293,10 @@ export async function expectBedrockError(
     { headers: res.headers, body: json },
   );
   const name = (header.split(':')[0] ?? '').split('#').at(-1) ?? '';
-  const want = BEDROCK_EXCEPTION[status];
+  const want = BEDROCK_EXCEPTION[res.status];
   expectThat(
     want === undefined || name === want,
-    `${what}: x-amzn-ErrorType names ${JSON.stringify(name)}; Bedrock answers ${status} as ${want}`,
+    `${what}: x-amzn-ErrorType names ${JSON.stringify(name)}; Bedrock answers ${res.status} as ${want}`,
     { header },
   );
   const message = (json as { message?: unknown } | null)?.message;
