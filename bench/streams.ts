@@ -53,7 +53,7 @@ if (args.help) {
   --out DIR            where results go (default bench/results)
   --keep-tmp           keep bench/tmp/<run> after a successful run
   --target T           gateway (default) | bare: the bare undici pass-through instead, the floor; files get "-bare"
-  --node-flags "F"     extra Node/V8 flags for the measured process, e.g. "--max-semi-space-size=1"
+  --node-flags=F       extra Node/V8 flags for the measured process, e.g. --node-flags=--max-semi-space-size=1
   --heap-snapshots     also write a V8 heap snapshot of the gateway at each reading into bench/tmp/<run>/
                        (diagnosis only: slow, large; implies --keep-tmp)`);
   process.exit(0);
