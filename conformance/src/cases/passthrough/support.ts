@@ -120,6 +120,89 @@ export function sendVertex(
   });
 }
 
+/** `/model/{modelId}/count-tokens`, the model id path-encoded as the AWS SDKs do. */
+export function bedrockCountTokensPath(modelId: string): string {
+  return `/model/${encodeURIComponent(modelId)}/count-tokens`;
+}
+
+/** `/v1/projects/{p}/locations/{l}/publishers/anthropic/models/count-tokens:rawPredict` (the model in the body). */
+export function vertexCountTokensPath(ctx: CaseContext): string {
+  return `/v1/projects/ocg-conformance-${ctx.rng.hex(4)}/locations/us-east5/publishers/anthropic/models/count-tokens:rawPredict`;
+}
+
+/** Bedrock CountTokens' body for an InvokeModel body: `{"input": {"invokeModel": {"body": "<base64>"}}}`. */
+export function bedrockCountTokensBody(invokeBody: unknown): Record<string, unknown> {
+  const text = typeof invokeBody === 'string' ? invokeBody : JSON.stringify(invokeBody);
+  return { input: { invokeModel: { body: Buffer.from(text, 'utf8').toString('base64') } } };
+}
+
+/** Bedrock CountTokens as the AWS SDK's `CountTokensCommand` sends it (the body given whole, see above). */
+export function sendBedrockCountTokens(
+  ctx: CaseContext,
+  modelId: string,
+  options: ProviderSend,
+): Promise<GatewayResponse> {
+  return ctx.client.send({
+    operationId: 'countBedrockModelTokens',
+    path: bedrockCountTokensPath(modelId),
+    body: options.body,
+    ...(options.headers ? { headers: options.headers } : {}),
+    ...(options.bearer === undefined ? {} : { bearer: options.bearer }),
+  });
+}
+
+/** The Vertex token count as `@anthropic-ai/vertex-sdk` `messages.countTokens` sends it. */
+export function sendVertexCountTokens(ctx: CaseContext, options: ProviderSend): Promise<GatewayResponse> {
+  return ctx.client.send({
+    operationId: 'vertexCountTokens',
+    path: vertexCountTokensPath(ctx),
+    body: options.body,
+    ...(options.headers ? { headers: options.headers } : {}),
+    ...(options.bearer === undefined ? {} : { bearer: options.bearer }),
+  });
+}
+
+/** Waits for the count_tokens request the gateway sent the Anthropic mock and parses its body. */
+export async function upstreamCount(
+  ctx: CaseContext,
+  what: string,
+): Promise<{ json: Record<string, unknown>; headers: Readonly<Record<string, string>> }> {
+  let request: Awaited<ReturnType<CaseContext['mocks']['anthropic']['waitForRequest']>>;
+  try {
+    request = await ctx.mocks.anthropic.waitForRequest(
+      (r) => r.method === 'POST' && r.url.split('?')[0] === '/v1/messages/count_tokens',
+      5000,
+    );
+  } catch {
+    return fail(
+      `${what}: the gateway did not send the count upstream (POST /v1/messages/count_tokens) within 5 s`,
+      {
+        upstreamRequests: ctx.mocks.anthropic.requests.map((r) => `${r.method} ${r.url}`),
+      },
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(request.body);
+  } catch {
+    return fail(`${what}: the upstream received a count body that is not JSON`, {
+      body: request.body.slice(0, 300),
+    });
+  }
+  expectThat(
+    typeof json === 'object' && json !== null && !Array.isArray(json),
+    `${what}: the upstream count body is not an object`,
+  );
+  return { json: json as Record<string, unknown>, headers: request.headers };
+}
+
+/** Reads a 200 JSON answer (fails otherwise). */
+export async function expectJsonAnswer(res: GatewayResponse, what: string): Promise<unknown> {
+  const { text, json } = await readJson(res, what);
+  expectThat(res.status === 200, `${what}: expected 200, got ${res.status}`, { body: text.slice(0, 1000) });
+  return json;
+}
+
 /** Messages requests the Anthropic mock received. */
 export function anthropicMessageRequests(ctx: CaseContext) {
   return ctx.mocks.anthropic.requests.filter(
