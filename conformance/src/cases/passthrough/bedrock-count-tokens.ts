@@ -15,8 +15,8 @@ import { signedIn } from '../policy/support.ts';
 import { expectEqual } from '../support.ts';
 import {
   BEDROCK_VERSION,
-  betasOf,
   bedrockCountTokensBody,
+  betasOf,
   expectBedrockError,
   expectJsonAnswer,
   expectNoUpstream,
