@@ -59,8 +59,21 @@ const TABLE: Array<[string, { want: string[]; areas: string[]; profile?: string 
     { want: ['passthrough/bedrock-errors'], areas: PASSTHROUGH, profile: 'passthrough' },
   ],
   [
+    'drops-bedrock-token-count-headers',
+    { want: ['passthrough/bedrock-token-count-headers'], areas: PASSTHROUGH, profile: 'passthrough' },
+  ],
+  [
+    'bedrock-count-in-anthropic-shape',
+    { want: ['passthrough/bedrock-count-tokens'], areas: PASSTHROUGH, profile: 'passthrough' },
+  ],
+  // Its rawPredict paths include count-tokens:rawPredict, whose errors are Google's too (PASSTHROUGH-9).
+  [
     'vertex-errors-in-anthropic-envelope',
-    { want: ['passthrough/vertex'], areas: PASSTHROUGH, profile: 'passthrough' },
+    {
+      want: ['passthrough/vertex', 'passthrough/vertex-count-tokens'],
+      areas: PASSTHROUGH,
+      profile: 'passthrough',
+    },
   ],
 ];
 

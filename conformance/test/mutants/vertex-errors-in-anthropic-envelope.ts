@@ -1,6 +1,7 @@
 /**
- * Mutant: answers Vertex rawPredict errors in the Anthropic envelope instead of Google's (PASSTHROUGH-7), as a
- * gateway that serves the Vertex paths with its Messages handler unchanged would.
+ * Mutant: answers Vertex rawPredict errors — count-tokens:rawPredict included — in the Anthropic envelope instead of
+ * Google's (PASSTHROUGH-7, PASSTHROUGH-9), as a gateway that serves the Vertex paths with its Messages handler
+ * unchanged would.
  */
 import type { RawHeaders } from './proxy.ts';
 import { inFront } from './wrap.ts';
