@@ -536,8 +536,9 @@ export interface paths {
          *     body is a Vertex Anthropic body (the Messages body without `model`, with `anthropic_version`); the model comes
          *     from the path (`claude-sonnet-4-5@20250929`, `claude-sonnet-4-6`) and is mapped to the gateway's catalogue;
          *     project and location are accepted and ignored (the gateway's routing decides where the request goes). Served
-         *     as `createMessage` (`stream` from the body); the answer is Anthropic JSON (or SSE if the body asks for a
-         *     stream). Errors use the Google error envelope `{"error": {code, message, status}}`.
+         *     as `createMessage` (`stream` from the body): the answer is the Anthropic `Message` JSON, or, when the body has
+         *     `"stream": true`, the Anthropic SSE stream unchanged and unbuffered, as `vertexStreamRawPredict` answers it.
+         *     Errors use the Google error envelope `{"error": {code, message, status}}`.
          */
         post: operations["vertexRawPredict"];
         delete?: never;
@@ -2075,7 +2076,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The Anthropic `Message`. */
+            /** @description The Anthropic `Message`; when the body has `"stream": true`, the Anthropic stream (see `asyncapi.yaml`). */
             200: {
                 headers: {
                     "request-id": components["headers"]["RequestId"];
@@ -2083,6 +2084,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Message"];
+                    "text/event-stream": string;
                 };
             };
             default: components["responses"]["GoogleError"];

@@ -3,7 +3,8 @@
  * A Vertex body (`anthropic_version: vertex-2023-10-16`, the Messages members without `model`) for a Vertex model
  * (`claude-sonnet-4-5@20250929`) is served as `POST /v1/messages` for the catalogue model it names (the upstream is
  * sent the Anthropic body, betas in `anthropic-beta` as the client sent them) and answered with the upstream's
- * Message — or, on streamRawPredict, its SSE events — unchanged; project and location are the client's business.
+ * Message — or, on streamRawPredict and on rawPredict whose body has `"stream": true`, its SSE events — unchanged;
+ * project and location are the client's business.
  * Errors use the Google envelope `{"error": {code, message, status}}`: no credential `401 UNAUTHENTICATED`; a body
  * without `anthropic_version`, a body that is not an object, a model the policy refuses and an upstream `400`:
  * `400 INVALID_ARGUMENT`; a model that maps to nothing `400 INVALID_ARGUMENT` or `404 NOT_FOUND`; an upstream
@@ -68,35 +69,38 @@ export default defineCase({
     );
     expectEqual(got, answer, `${what}: the Message the client received vs the one the upstream sent`);
 
-    // 2. streamRawPredict: the upstream's SSE events, every one, unchanged.
-    resetUpstreams(ctx);
-    what = 'streamRawPredict claude-haiku-4-5@20251001';
-    const sent = cannedEvents(
-      'claude-haiku-4-5',
-      30 + ctx.rng.int(100),
-      `Seeded stream ${ctx.rng.string(10)}, in words.`,
-    );
-    ctx.mocks.anthropic.enqueue({ events: sent });
-    const streamBody = vertexBody(ctx, { stream: true });
-    const res = await sendVertex(ctx, 'claude-haiku-4-5@20251001', true, { body: streamBody });
-    if (res.status !== 200 || !/^text\/event-stream\b/i.test(res.contentType ?? '')) {
-      const text = await res.text();
-      fail(`${what}: expected 200 text/event-stream, got ${res.status} ${res.contentType}`, {
-        body: text.slice(0, 500),
-      });
+    // 2. streamRawPredict — and rawPredict with `"stream": true` in the body, which the Vertex SDK leaves there
+    // (protocol-facts §3): the upstream's SSE events, every one, unchanged.
+    for (const operation of [true, false]) {
+      resetUpstreams(ctx);
+      what = `${operation ? 'streamRawPredict' : 'rawPredict with "stream": true'} claude-haiku-4-5@20251001`;
+      const sent = cannedEvents(
+        'claude-haiku-4-5',
+        30 + ctx.rng.int(100),
+        `Seeded stream ${ctx.rng.string(10)}, in words.`,
+      );
+      ctx.mocks.anthropic.enqueue({ events: sent });
+      const streamBody = vertexBody(ctx, { stream: true });
+      const res = await sendVertex(ctx, 'claude-haiku-4-5@20251001', operation, { body: streamBody });
+      if (res.status !== 200 || !/^text\/event-stream\b/i.test(res.contentType ?? '')) {
+        const text = await res.text();
+        fail(`${what}: expected 200 text/event-stream, got ${res.status} ${res.contentType}`, {
+          body: text.slice(0, 500),
+        });
+      }
+      const events: Array<{ event: string; data: unknown }> = [];
+      for await (const ev of res.events()) events.push({ event: ev.event, data: ev.json });
+      const want = sent.map((e) => ({ event: e.event, data: e.data }));
+      if (!isDeepStrictEqual(events, want)) {
+        fail(`${what}: the client's events are not the upstream's, unchanged`, {
+          expected: want.map((e) => e.event),
+          actual: events.map((e) => e.event),
+          firstDifference: events.findIndex((e, i) => !isDeepStrictEqual(e, want[i])),
+        });
+      }
+      const streamed = await upstreamMessage(ctx, what);
+      expectAnthropicBody(streamed.json, streamBody, 'claude-haiku-4-5', true, what);
     }
-    const events: Array<{ event: string; data: unknown }> = [];
-    for await (const ev of res.events()) events.push({ event: ev.event, data: ev.json });
-    const want = sent.map((e) => ({ event: e.event, data: e.data }));
-    if (!isDeepStrictEqual(events, want)) {
-      fail(`${what}: the client's events are not the upstream's, unchanged`, {
-        expected: want.map((e) => e.event),
-        actual: events.map((e) => e.event),
-        firstDifference: events.findIndex((e, i) => !isDeepStrictEqual(e, want[i])),
-      });
-    }
-    const streamed = await upstreamMessage(ctx, what);
-    expectAnthropicBody(streamed.json, streamBody, 'claude-haiku-4-5', true, what);
 
     // 3. A routed model's Vertex target id, through that model's routes.
     const route = ctx.policy.providerRoutes?.find((r) => r.targets[0]?.mock === 'vertex');
