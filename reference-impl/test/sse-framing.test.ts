@@ -98,18 +98,19 @@ describe('Bedrock transcoder batching', () => {
     }
   }
 
-  it('one output chunk per upstream chunk, the events in order', async () => {
+  it('never more output chunks than upstream chunks, the events in order', async () => {
     const usage: BedrockUsage = {};
     const upstream = Readable.from([Buffer.concat(frames), Buffer.concat([ev('message_stop')])]);
     const { chunks, error } = await chunksOf(transcodeEventStream(upstream, silentLogger, usage));
     expect(error).toBeUndefined();
-    expect(chunks).toHaveLength(2);
-    expect(splitEvents(Buffer.from(chunks[0] as string)).events.map((e) => e.name)).toEqual([
+    expect(chunks.length).toBeGreaterThanOrEqual(1);
+    expect(chunks.length).toBeLessThanOrEqual(2);
+    expect(splitEvents(Buffer.from(chunks.join(''))).events.map((e) => e.name)).toEqual([
       'message_start',
       'content_block_start',
       'content_block_delta',
+      'message_stop',
     ]);
-    expect(chunks[1]).toMatch(/^event: message_stop\n/);
     expect(usage.inputTokens).toBe(3);
   });
 

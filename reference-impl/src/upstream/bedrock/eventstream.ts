@@ -5,10 +5,12 @@
  * headers length + CRC, headers, payload, message CRC; protocol-facts §2). Each `chunk` event's payload is
  * `{"bytes":"<base64 Anthropic stream event JSON>","p":"<padding>"}`. This module cuts the byte stream into frames,
  * decodes each with `@smithy/eventstream-codec` (which verifies both CRCs) and emits the Anthropic event as
- * `event: <type>\ndata: <json>\n\n` as soon as its frame is complete: nothing is held beyond the one frame being
- * assembled, and the upstream is read only as fast as the client consumes (the output is a pull-based Readable).
+ * `event: <type>\ndata: <json>\n\n` (Bedrock's own JSON text when the event is passed on unchanged) as soon as its frame
+ * is complete: nothing is held beyond the one frame being assembled, and the upstream is paused while the client's
+ * side is full.
  *
- * - A frame that fails its CRC or has an impossible length destroys the output with `ERR_UPSTREAM_PROTOCOL`: the
+ * - A frame that fails its CRC or has an impossible length fails the output with `ERR_UPSTREAM_PROTOCOL` once the
+ *   good events before it have been read: the
  *   framing can no longer be trusted, so nothing after it is forwarded (relay turns this into an SSE `error`).
  * - A well-framed chunk whose payload is not an Anthropic event (bad base64/JSON, no `type`) is dropped and logged.
  * - An exception frame (`:message-type: exception`, e.g. `throttlingException`) or an unmodeled error frame
@@ -57,7 +59,12 @@ function headerString(
 }
 
 function sseEvent(type: string, data: unknown): Buffer {
-  return Buffer.from(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+  return sseText(type, JSON.stringify(data));
+}
+
+/** `json` must hold no line break (one SSE data line). */
+function sseText(type: string, json: string): Buffer {
+  return Buffer.from(`event: ${type}\ndata: ${json}\n\n`);
 }
 
 function sseError(type: AnthropicErrorType): Buffer {
@@ -112,10 +119,12 @@ export function transcodeEventStream(body: Readable, log: Logger, usage: Bedrock
       return { out: null, end: false };
     }
     let event: Record<string, unknown>;
+    let json: string;
     try {
       const payload = JSON.parse(toUtf8(message.body)) as { bytes?: unknown };
       if (typeof payload.bytes !== 'string') throw new Error('chunk without bytes');
-      const parsed: unknown = JSON.parse(Buffer.from(payload.bytes, 'base64').toString('utf8'));
+      json = Buffer.from(payload.bytes, 'base64').toString('utf8');
+      const parsed: unknown = JSON.parse(json);
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
         throw new Error('not an object');
       event = parsed as Record<string, unknown>;
@@ -162,51 +171,99 @@ export function transcodeEventStream(body: Readable, log: Logger, usage: Bedrock
       }
       return { out: sseEvent(type, event), end: true };
     }
-    return { out: sseEvent(type, event), end: false };
+    // An event passed on unchanged keeps Bedrock's own JSON text (already checked by JSON.parse above) when it fits
+    // on one SSE data line; only the events whose usage was completed are serialised again.
+    const unchanged = type !== 'message_delta' && !/[\r\n]/.test(json);
+    return { out: unchanged ? sseText(type, json) : sseEvent(type, event), end: false };
   };
 
-  // One output chunk per upstream chunk (all the frames it completed), not one per frame: the router and the
-  // client's socket then see as many writes as the upstream made.
-  async function* frames(): AsyncGenerator<Buffer> {
-    let pending: Buffer = Buffer.alloc(0);
-    try {
-      for await (const chunk of body) {
-        pending = pending.length === 0 ? (chunk as Buffer) : Buffer.concat([pending, chunk as Buffer]);
-        const batch: Buffer[] = [];
-        let ended = false;
-        let corrupt: unknown;
-        try {
-          while (pending.length >= 4) {
-            const total = pending.readUInt32BE(0);
-            if (total < MIN_FRAME || total > MAX_FRAME) {
-              log.warn('bedrock event stream frame has an impossible length', { length: total, events });
-              throw new GatewayError('ERR_UPSTREAM_PROTOCOL', 'The upstream sent a corrupt event stream.');
-            }
-            if (pending.length < total) break;
-            // A view, no copy: the codec reads through a DataView at the view's own offset.
-            const frame = pending.subarray(0, total);
-            pending = pending.subarray(total);
-            const { out, end } = handleFrame(frame);
-            if (out) batch.push(out);
-            if (end) {
-              ended = true;
-              break;
-            }
-          }
-        } catch (err) {
-          corrupt = err;
-        }
-        // The frames before a corrupt one are good and go out first.
-        if (batch.length > 0) yield batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch);
-        if (corrupt !== undefined) throw corrupt;
-        if (ended) return;
+  // Push-based, driven by the upstream's 'data' events: one output chunk per upstream chunk (all the frames it
+  // completed), not one per frame, and no async iteration per chunk (this runs for every frame of every stream).
+  // Back-pressure: the upstream is paused while the output's buffer is full and resumed when it is read.
+  let pending: Buffer = Buffer.alloc(0);
+  let finished = false;
+  /** A corrupt frame's error, raised once the reader has taken the good events before it. */
+  let failure: Error | undefined;
+  const out = new Readable({
+    read() {
+      if (failure !== undefined) {
+        if (this.readableLength === 0) this.destroy(failure);
+        // Not read yet: an empty push ends this read call, so the reader's next read() asks again.
+        else this.push(Buffer.alloc(0));
+        return;
       }
-      if (pending.length > 0)
-        log.warn('bedrock event stream ended inside a frame', { bytes: pending.length });
-    } finally {
+      if (!finished && body.isPaused()) body.resume();
+    },
+    destroy(err, cb) {
+      // The reader went away (client gone, router's idle limit) or the stream failed: the upstream call ends too.
+      finished = true;
       body.destroy();
-    }
-  }
+      cb(err);
+    },
+  });
+  const end = () => {
+    if (finished) return;
+    finished = true;
+    out.push(null);
+    body.destroy();
+  };
 
-  return Readable.from(frames(), { objectMode: false });
+  body.on('data', (chunk: Buffer) => {
+    if (finished) return;
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    const batch: Buffer[] = [];
+    let ended = false;
+    let corrupt: unknown;
+    try {
+      while (pending.length >= 4) {
+        const total = pending.readUInt32BE(0);
+        if (total < MIN_FRAME || total > MAX_FRAME) {
+          log.warn('bedrock event stream frame has an impossible length', { length: total, events });
+          throw new GatewayError('ERR_UPSTREAM_PROTOCOL', 'The upstream sent a corrupt event stream.');
+        }
+        if (pending.length < total) break;
+        // A view, no copy: the codec reads through a DataView at the view's own offset.
+        const frame = pending.subarray(0, total);
+        pending = pending.subarray(total);
+        const r = handleFrame(frame);
+        if (r.out) batch.push(r.out);
+        if (r.end) {
+          ended = true;
+          break;
+        }
+      }
+    } catch (err) {
+      corrupt = err;
+    }
+    // The frames before a corrupt one are good and go out first.
+    const more =
+      batch.length === 0 || out.push(batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch));
+    if (corrupt !== undefined) {
+      // Nothing after a corrupt frame can be trusted: stop reading the upstream, fail once the good part is read.
+      finished = true;
+      failure = corrupt as Error;
+      body.destroy();
+      if (out.readableLength === 0) out.destroy(failure);
+      return;
+    }
+    if (ended) {
+      end();
+      return;
+    }
+    if (!more) body.pause();
+  });
+  body.on('end', () => {
+    if (pending.length > 0) log.warn('bedrock event stream ended inside a frame', { bytes: pending.length });
+    end();
+  });
+  body.on('error', (err) => {
+    if (!finished) out.destroy(err);
+  });
+  body.on('close', () => {
+    // Destroyed without an error or an end (e.g. aborted from outside): the output must not wait forever.
+    if (!finished && failure === undefined && !out.destroyed) {
+      out.destroy(new Error('the upstream body closed early'));
+    }
+  });
+  return out;
 }
