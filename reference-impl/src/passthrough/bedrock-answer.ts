@@ -19,6 +19,7 @@
  * (src/passthrough/errors.ts). A non-JSON answer passes through untouched.
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { responseAdapter } from './response-adapter.ts';
 
 export type BedrockJsonAnswer = 'invoke' | 'count-tokens';
 
@@ -102,54 +103,27 @@ export function bedrockJsonResponse(
     res.writeHead(status, { ...withoutLength(headers), ...extra, 'content-length': bytes.length });
     res.end(bytes);
   };
-  const adapter = {
-    get socket() {
-      return res.socket;
-    },
-    get destroyed() {
-      return res.destroyed;
-    },
-    get headersSent() {
-      return res.headersSent;
-    },
-    get writableEnded() {
-      return res.writableEnded;
-    },
-    writeHead(status: number, headers: OutgoingHttpHeaders = {}) {
+  return responseAdapter(res, {
+    writeHead(status, headers) {
       if (isJson(headers)) held = { status, headers };
       else res.writeHead(status, headers);
-      return adapter;
     },
     flushHeaders() {
       if (!held) res.flushHeaders();
     },
-    write(chunk: Buffer | string): boolean {
+    write(chunk) {
       if (!held) return res.write(chunk);
       chunks.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
       return true;
     },
-    end(chunk?: Buffer | string) {
+    end(chunk) {
       if (!held) {
         if (chunk === undefined) res.end();
         else res.end(chunk);
-        return adapter;
+        return;
       }
       if (chunk !== undefined) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
       finish();
-      return adapter;
     },
-    once(event: string, listener: (...args: unknown[]) => void) {
-      res.once(event, listener);
-      return adapter;
-    },
-    on(event: string, listener: (...args: unknown[]) => void) {
-      res.on(event, listener);
-      return adapter;
-    },
-    off(event: string, listener: (...args: unknown[]) => void) {
-      res.off(event, listener);
-      return adapter;
-    },
-  };
-  return adapter as unknown as ServerResponse;
+  });
 }

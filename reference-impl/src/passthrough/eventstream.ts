@@ -20,6 +20,7 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { EventStreamCodec, type MessageHeaders } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
+import { responseAdapter } from './response-adapter.ts';
 
 const codec = new EventStreamCodec(toUtf8, fromUtf8);
 
@@ -158,20 +159,8 @@ function contentType(headers: OutgoingHttpHeaders): string {
  */
 export function eventStreamResponse(res: ServerResponse, startedAt: number = Date.now()): ServerResponse {
   let encoder: SseToEventStream | null = null;
-  const adapter = {
-    get socket() {
-      return res.socket;
-    },
-    get destroyed() {
-      return res.destroyed;
-    },
-    get headersSent() {
-      return res.headersSent;
-    },
-    get writableEnded() {
-      return res.writableEnded;
-    },
-    writeHead(status: number, headers: OutgoingHttpHeaders = {}) {
+  return responseAdapter(res, {
+    writeHead(status, headers) {
       if (/^text\/event-stream\b/i.test(contentType(headers))) {
         encoder = new SseToEventStream(startedAt);
         const out: OutgoingHttpHeaders = {};
@@ -184,39 +173,19 @@ export function eventStreamResponse(res: ServerResponse, startedAt: number = Dat
       } else {
         res.writeHead(status, headers);
       }
-      return adapter;
     },
     flushHeaders() {
       res.flushHeaders();
     },
-    write(chunk: Buffer | string): boolean {
+    write(chunk) {
       if (!encoder) return res.write(chunk);
       const frames = encoder.push(chunk);
       return frames.length === 0 ? true : res.write(frames);
     },
-    end(chunk?: Buffer | string) {
-      if (chunk !== undefined && encoder) {
-        const frames = encoder.push(chunk);
-        res.end(frames);
-      } else if (chunk !== undefined) {
-        res.end(chunk);
-      } else {
-        res.end();
-      }
-      return adapter;
+    end(chunk) {
+      if (chunk !== undefined && encoder) res.end(encoder.push(chunk));
+      else if (chunk !== undefined) res.end(chunk);
+      else res.end();
     },
-    once(event: string, listener: (...args: unknown[]) => void) {
-      res.once(event, listener);
-      return adapter;
-    },
-    on(event: string, listener: (...args: unknown[]) => void) {
-      res.on(event, listener);
-      return adapter;
-    },
-    off(event: string, listener: (...args: unknown[]) => void) {
-      res.off(event, listener);
-      return adapter;
-    },
-  };
-  return adapter as unknown as ServerResponse;
+  });
 }
