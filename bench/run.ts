@@ -9,12 +9,19 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { firstJsonLine, killAllNow, runToEnd, spawnChild, stopAll } from './lib/children.ts';
+import {
+  firstJsonLine,
+  freePort,
+  runToEnd,
+  sleep,
+  spawnChild,
+  stopAll,
+  stopChildrenOnExitAndSignals,
+} from './lib/children.ts';
 import { messageRequestBody } from './lib/payloads.ts';
 import { cpuMicros, rssBytes } from './lib/proc.ts';
 import { renderMarkdown } from './lib/report.ts';
@@ -134,38 +141,11 @@ delete childEnv.DATABASE_URL;
 delete childEnv.OCG_CONFIG;
 const node = process.execPath;
 
-let cleaningUp = false;
-let interrupted = false;
-async function cleanup(): Promise<void> {
-  if (cleaningUp) return;
-  cleaningUp = true;
-  await stopAll(5000);
-}
-process.on('exit', killAllNow);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    interrupted = true;
-    console.error(`\n${signal}: stopping children…`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
+const wasInterrupted = stopChildrenOnExitAndSignals();
 
 function log(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);
 }
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => res(port));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function waitReady(
   url: string,
@@ -614,10 +594,10 @@ try {
   exitCode = await main();
 } catch (err) {
   // After Ctrl-C the load generators die with the servers; their failure is not news.
-  if (!interrupted) console.error(`[bench] failed: ${(err as Error).stack ?? err}`);
-  exitCode = interrupted ? 130 : 1;
+  if (!wasInterrupted()) console.error(`[bench] failed: ${(err as Error).stack ?? err}`);
+  exitCode = wasInterrupted() ? 130 : 1;
 } finally {
-  await cleanup();
+  await stopAll(5000);
 }
 if (exitCode === 0 && !args['keep-tmp'] && !args['cpu-prof']) {
   // The work dir holds the rendered config, logs and the PGlite database (tens of MB): keep it only on failure.

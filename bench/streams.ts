@@ -10,13 +10,19 @@
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { firstJsonLine, killAllNow, spawnChild, stopAll } from './lib/children.ts';
+import {
+  firstJsonLine,
+  freePort,
+  sleep,
+  spawnChild,
+  stopAll,
+  stopChildrenOnExitAndSignals,
+} from './lib/children.ts';
 import { cpuMicros, rssBytes } from './lib/proc.ts';
 import { median } from './lib/stats.ts';
 
@@ -96,29 +102,10 @@ delete childEnv.DATABASE_URL;
 delete childEnv.OCG_CONFIG;
 const node = process.execPath;
 
-let interrupted = false;
-process.on('exit', killAllNow);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    interrupted = true;
-    console.error(`\n${signal}: stopping children…`);
-    void stopAll(5000).finally(() => process.exit(130));
-  });
-}
+const wasInterrupted = stopChildrenOnExitAndSignals();
 const log = (msg: string): void => {
   process.stderr.write(`[bench:streams] ${msg}\n`);
 };
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => res(port));
-    });
-  });
-}
 
 /**
  * File descriptors: the gateway holds two sockets per stream (client and upstream), the client and the upstream one
@@ -494,8 +481,8 @@ let exitCode = 1;
 try {
   exitCode = await main();
 } catch (err) {
-  if (!interrupted) console.error(`[bench:streams] failed: ${(err as Error).stack ?? err}`);
-  exitCode = interrupted ? 130 : 1;
+  if (!wasInterrupted()) console.error(`[bench:streams] failed: ${(err as Error).stack ?? err}`);
+  exitCode = wasInterrupted() ? 130 : 1;
 } finally {
   await stopAll(5000);
 }

@@ -1,6 +1,7 @@
 /** Child processes of the benchmark: every one is registered so that it is stopped on exit, error or Ctrl-C. */
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 
 const live = new Set<ChildProcess>();
@@ -103,4 +104,35 @@ export function killAllNow(): void {
       // already gone
     }
   }
+}
+
+/**
+ * Kills every child when this process exits and stops them gracefully on SIGINT/SIGTERM (exit code 130).
+ * Returns a function that tells whether a signal arrived, so the caller can report an interrupted run as such.
+ */
+export function stopChildrenOnExitAndSignals(): () => boolean {
+  let interrupted = false;
+  process.on('exit', killAllNow);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      interrupted = true;
+      console.error(`\n${signal}: stopping children…`);
+      void stopAll(5000).finally(() => process.exit(130));
+    });
+  }
+  return () => interrupted;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => res(port));
+    });
+  });
 }
