@@ -222,3 +222,25 @@ describe('Vertex target, then Bedrock', () => {
     expect(vertex.requests).toHaveLength(1);
   });
 });
+
+describe('a clean stream leaves its upstream connection reusable', () => {
+  // Cutting the upstream after message_stop would cost every next stream a new TCP (and TLS) connection.
+  it.each<
+    [string, () => { upstream: Upstream; model?: string }, () => MockBedrock | MockAnthropic | MockVertex]
+  >([
+    ['bedrock', () => ({ upstream: bedrockUpstream(), model: BEDROCK_MODEL }), () => bedrock],
+    ['anthropic', () => ({ upstream: anthropicUpstream() }), () => anthropic],
+    ['vertex', () => ({ upstream: vertexUpstream(), model: VERTEX_MODEL }), () => vertex],
+  ])('%s: three streams one after another share one connection', async (_kind, target, mock) => {
+    const r = router([target()]);
+    for (let i = 0; i < 3; i++) {
+      const routed = await r.send('claude-sonnet-4-5', request, { signal: new AbortController().signal });
+      expect(eventNames(await text(routed.response.body)).at(-1)).toBe('message_stop');
+      expect(await (mock().requests[i] as { outcome: Promise<string> }).outcome).toBe('completed');
+      // The upstream's end of the body reaches the gateway after the client's stream has ended.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const seen = mock().requests.map((e) => e.connection);
+    expect(seen).toEqual([seen[0], seen[0], seen[0]]);
+  });
+});

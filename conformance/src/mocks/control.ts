@@ -137,6 +137,7 @@ export function createMockControl<S extends { times?: number }>(
 export function exchangeJson(r: Exchange): Record<string, unknown> {
   return {
     seq: r.seq,
+    connection: r.connection,
     method: r.method,
     url: r.url,
     headers: r.headers,

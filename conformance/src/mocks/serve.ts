@@ -31,6 +31,11 @@ export type ExchangeOutcome = 'completed' | 'client-closed' | 'server-destroyed'
 export interface Exchange {
   /** 1-based sequence number within the server's life. */
   readonly seq: number;
+  /**
+   * 1-based sequence number of the TCP connection the request came on: two exchanges with the same number shared a
+   * kept-alive connection (a gateway that cuts its upstream connections after every stream never repeats one).
+   */
+  readonly connection: number;
   readonly method: string;
   /** Path and query string exactly as received (e.g. `/v1/messages?beta=true`). */
   readonly url: string;
@@ -101,12 +106,15 @@ export async function serveHandlers(
   const host = options.host ?? '127.0.0.1';
   let seq = 0;
   const sockets = new Set<Socket>();
+  const connectionIds = new WeakMap<Socket, number>();
+  let connections = 0;
 
   const server = createServer({ noDelay: true }, (req, res) => {
     void handle(req, res);
   });
   server.on('connection', (socket) => {
     sockets.add(socket);
+    connectionIds.set(socket, ++connections);
     socket.on('close', () => sockets.delete(socket));
   });
 
@@ -128,6 +136,7 @@ export async function serveHandlers(
     }
     const exchange: Exchange = {
       seq: ++seq,
+      connection: connectionIds.get(req.socket) ?? 0,
       method: req.method ?? 'GET',
       url: req.url ?? '/',
       headers,

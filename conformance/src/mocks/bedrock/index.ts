@@ -63,6 +63,7 @@ export interface MockBedrock {
 function toJson(r: Exchange): Record<string, unknown> {
   return {
     seq: r.seq,
+    connection: r.connection,
     method: r.method,
     url: r.url,
     headers: r.headers,
