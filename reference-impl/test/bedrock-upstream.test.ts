@@ -3,14 +3,16 @@
  * and not, comes back exactly as the anthropic kind gets it from the Anthropic mock; the body is transformed for
  * Bedrock and SigV4-signed (the mock verifies the signature); betas move into the body; every Bedrock error maps to
  * its Anthropic status/type with a generic message; exception frames become SSE `error` events; corrupt frames end
- * the stream with an error, never garbage; a client abort aborts the upstream; count_tokens and its 501.
- * (issue 4, not yet wired)
+ * the stream with an error, never garbage; a client abort aborts the upstream at once; after message_stop the
+ * body may end on its own (connection reused) for a grace, then is cut; count_tokens and its 501.
  */
 import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type MockAnthropic, startMockAnthropic } from '../../conformance/src/mocks/anthropic/index.ts';
 import {
   chunkFrame,
+  type RecordedRequest as Exchange,
   type MockBedrock,
   type MockBedrockScript,
   startMockBedrock,
@@ -19,7 +21,11 @@ import { parseSse } from '../../conformance/src/util/sse.ts';
 import { createLogger, type Logger, silentLogger } from '../src/log/logger.ts';
 import { createAnthropicUpstream, type Upstream, type UpstreamRequest } from '../src/upstream/anthropic.ts';
 import { bedrockErrorCode } from '../src/upstream/bedrock/errors.ts';
-import { type BedrockUsage, transcodeEventStream } from '../src/upstream/bedrock/eventstream.ts';
+import {
+  type BedrockUsage,
+  STOP_GRACE_MS,
+  transcodeEventStream,
+} from '../src/upstream/bedrock/eventstream.ts';
 import {
   type BedrockUpstreamConfig,
   type BedrockUpstreamResponse,
@@ -218,6 +224,38 @@ describe('bedrock upstream: the same conversation as the anthropic kind', () => 
     const res = await upstream.send(request({ ...conversation, stream: true }));
     const got = events(await text(res.body));
     expect(got.map((e) => e.event)).toEqual(['message_start', 'message_stop']);
+    // Given STOP_GRACE_MS to end on its own, then cut: a held connection is not kept for ever.
+    const seen = bedrock.requests[0] as Exchange;
+    const early = await Promise.race([seen.outcome, sleep(STOP_GRACE_MS / 2).then(() => 'open')]);
+    expect(early).toBe('open');
+    expect(await seen.outcome).toBe('client-closed');
+  });
+
+  it('lets Bedrock end its body after message_stop, so the next stream reuses the connection', async () => {
+    const ev = (type: string, extra: Record<string, unknown> = {}) => ({
+      event: type,
+      data: { type, ...extra },
+    });
+    const start = ev('message_start', {
+      message: {
+        id: 'msg_bdrk_1',
+        type: 'message',
+        role: 'assistant',
+        content: [],
+        usage: { input_tokens: 3, output_tokens: 1 },
+      },
+    });
+    // The end of the body comes 100 ms after message_stop (a frame Bedrock would not send, held until release).
+    bedrock.enqueue({ frames: [start, ev('message_stop'), ev('ping')], holdAfter: 2 });
+    const res = await upstream.send(request({ ...conversation, stream: true }));
+    expect(events(await text(res.body)).map((e) => e.event)).toEqual(['message_start', 'message_stop']);
+    await sleep(100);
+    bedrock.release();
+    const first = bedrock.requests[0] as Exchange;
+    expect(await first.outcome).toBe('completed');
+    await sleep(20); // the end of the body reaches the gateway's side a moment after the mock wrote it
+    await text((await upstream.send(request({ ...conversation, stream: true }))).body);
+    expect(bedrock.requests[1]?.connection).toBe(first.connection);
   });
 });
 
@@ -661,7 +699,9 @@ describe('bedrock upstream: stream faults', () => {
     await it.next();
     res.body.destroy();
     const seen = await bedrock.waitForRequest();
-    expect(await seen.outcome).toBe('client-closed');
+    // At once, not when the idle limit (5 s here) would have ended a read that is waiting on the held stream.
+    const late = new Promise((resolve) => setTimeout(() => resolve('still open after 2 s'), 2000).unref());
+    expect(await Promise.race([seen.outcome, late])).toBe('client-closed');
   });
 });
 

@@ -98,20 +98,56 @@ describe('Bedrock transcoder batching', () => {
     }
   }
 
-  it('never more output chunks than upstream chunks, the events in order', async () => {
+  const delta = (text: string) =>
+    ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text } });
+  const end = [
+    ev('message_delta', { delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 7 } }),
+    ev('message_stop'),
+  ];
+
+  // Upstream reads (lists of frames) → the output chunks, by the event names in each: one chunk per read, except that
+  // the first content event closes a chunk of its own.
+  it.each<[string, Uint8Array[][], string[][]]>([
+    [
+      'the whole answer in one read: opening events and first content, then the rest',
+      [[...frames, delta(' there'), ...end]],
+      [
+        ['message_start', 'content_block_start', 'content_block_delta'],
+        ['content_block_delta', 'message_delta', 'message_stop'],
+      ],
+    ],
+    [
+      'opening events in one read, the rest in the next',
+      [frames.slice(0, 2), [delta('Hi'), ...end]],
+      [['message_start', 'content_block_start'], ['content_block_delta'], ['message_delta', 'message_stop']],
+    ],
+    [
+      'a frame per read',
+      [...frames, ...end].map((f) => [f]),
+      [
+        ['message_start'],
+        ['content_block_start'],
+        ['content_block_delta'],
+        ['message_delta'],
+        ['message_stop'],
+      ],
+    ],
+  ])('%s', async (_what, reads, expected) => {
     const usage: BedrockUsage = {};
-    const upstream = Readable.from([Buffer.concat(frames), Buffer.concat([ev('message_stop')])]);
+    const upstream = Readable.from(reads.map((r) => Buffer.concat(r)));
     const { chunks, error } = await chunksOf(transcodeEventStream(upstream, silentLogger, usage));
     expect(error).toBeUndefined();
-    expect(chunks.length).toBeGreaterThanOrEqual(1);
-    expect(chunks.length).toBeLessThanOrEqual(2);
-    expect(splitEvents(Buffer.from(chunks.join(''))).events.map((e) => e.name)).toEqual([
-      'message_start',
-      'content_block_start',
-      'content_block_delta',
-      'message_stop',
-    ]);
-    expect(usage.inputTokens).toBe(3);
+    expect(chunks.map((c) => splitEvents(Buffer.from(c)).events.map((e) => e.name))).toEqual(expected);
+    expect(usage).toMatchObject({ inputTokens: 3, outputTokens: 7 });
+  });
+
+  it('the first content reaches the reader before the rest of its read is decoded', async () => {
+    const usage: BedrockUsage = {};
+    const upstream = Readable.from([Buffer.concat([...frames, delta(' there'), ...end])]);
+    const seen: Array<number | undefined> = [];
+    for await (const _ of transcodeEventStream(upstream, silentLogger, usage)) seen.push(usage.outputTokens);
+    // message_start's count when the first chunk arrived; message_delta's was decoded only afterwards.
+    expect(seen).toEqual([1, 7]);
   });
 
   it('a corrupt frame in the middle of a chunk: the good frames before it still go out, then the stream fails', async () => {

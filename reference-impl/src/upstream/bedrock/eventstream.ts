@@ -6,8 +6,9 @@
  * `{"bytes":"<base64 Anthropic stream event JSON>","p":"<padding>"}`. This module cuts the byte stream into frames,
  * decodes each with `@smithy/eventstream-codec` (which verifies both CRCs) and emits the Anthropic event as
  * `event: <type>\ndata: <json>\n\n` (Bedrock's own JSON text when the event is passed on unchanged) as soon as its frame
- * is complete: nothing is held beyond the one frame being
- * assembled, and the upstream is read only as fast as the client consumes (the output is a pull-based Readable).
+ * is complete: nothing is held beyond the one frame being assembled, and the upstream is read only as fast as the
+ * client consumes (the output is a pull-based Readable). The frames one upstream read completed go out as one chunk,
+ * except that the first content event goes out as soon as it is decoded (see {@link transcodeEventStream}).
  *
  * - A frame that fails its CRC or has an impossible length destroys the output with `ERR_UPSTREAM_PROTOCOL`: the
  *   framing can no longer be trusted, so nothing after it is forwarded (relay turns this into an SSE `error`).
@@ -15,7 +16,9 @@
  * - An exception frame (`:message-type: exception`, e.g. `throttlingException`) or an unmodeled error frame
  *   (`:message-type: error`) becomes an SSE `error` event with the mapped type and a generic message; then the
  *   stream ends. The upstream's own message is logged only.
- * - After `message_stop` the stream ends for the client even if the upstream keeps the connection open.
+ * - After `message_stop` the stream ends for the client even if the upstream keeps the connection open. The upstream
+ *   gets {@link STOP_GRACE_MS} to end its body on its own (its connection then goes back to the pool, as the
+ *   router does for SSE upstreams); one that stays open longer is cut.
  *
  * Usage: `message_start.message.usage` and the cumulative `message_delta.usage` are forwarded (and `message_delta`
  * gains the input/cache counts of `message_start` when it lacks them, as the Anthropic API's cumulative usage
@@ -23,7 +26,8 @@
  * `amazon-bedrock-invocationMetrics` of the final chunk (Bedrock's billing counts) is removed from the
  * client-visible `message_stop` and recorded in the {@link BedrockUsage} the caller passed in.
  */
-import { Readable } from 'node:stream';
+import { finished, Readable } from 'node:stream';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import type { AnthropicErrorType } from '../../errors.ts';
@@ -46,6 +50,10 @@ const MAX_FRAME = 16 * 1024 * 1024;
 /** prelude (8) + prelude CRC (4) + message CRC (4). */
 const MIN_FRAME = 16;
 const METRICS_KEY = 'amazon-bedrock-invocationMetrics';
+/** After `message_stop`, how long Bedrock may take to end its body before it is cut (the router's default too). */
+export const STOP_GRACE_MS = 1000;
+/** The events the router holds back until content arrives (routing/route.ts OPENING_EVENTS): not content. */
+const OPENING = new Set(['message_start', 'ping', 'content_block_start']);
 
 const codec = new EventStreamCodec(toUtf8, fromUtf8);
 
@@ -57,16 +65,16 @@ function headerString(
   return h && h.type === 'string' && typeof h.value === 'string' ? h.value : undefined;
 }
 
-function sseEvent(type: string, data: unknown): Buffer {
+function sseEvent(type: string, data: unknown): string {
   return sseText(type, JSON.stringify(data));
 }
 
 /** `json` must hold no line break (one SSE data line). */
-function sseText(type: string, json: string): Buffer {
-  return Buffer.from(`event: ${type}\ndata: ${json}\n\n`);
+function sseText(type: string, json: string): string {
+  return `event: ${type}\ndata: ${json}\n\n`;
 }
 
-function sseError(type: AnthropicErrorType): Buffer {
+function sseError(type: AnthropicErrorType): string {
   return sseEvent('error', { type: 'error', error: { type, message: GENERIC_MESSAGES[type] } });
 }
 
@@ -81,9 +89,14 @@ function num(value: unknown): number | undefined {
 export function transcodeEventStream(body: Readable, log: Logger, usage: BedrockUsage): Readable {
   let startUsage: Record<string, unknown> | undefined;
   let events = 0;
+  /** The stream is over for the client (`message_stop`, or an exception frame): the body may end on its own. */
+  let stopped = false;
 
-  /** Returns the SSE bytes for one decoded frame, or null to drop it; `end` says the stream is over. */
-  const handleFrame = (frame: Uint8Array): { out: Buffer | null; end: boolean } => {
+  /**
+   * Returns the SSE text for one decoded frame, or null to drop it; `end` says the stream is over, `content` that
+   * the event is one the router does not hold back.
+   */
+  const handleFrame = (frame: Uint8Array): { out: string | null; end: boolean; content?: boolean } => {
     let message: ReturnType<typeof codec.decode>;
     try {
       message = codec.decode(frame);
@@ -173,20 +186,26 @@ export function transcodeEventStream(body: Readable, log: Logger, usage: Bedrock
     // An event passed on unchanged keeps Bedrock's own JSON text (already checked by JSON.parse above) when it fits
     // on one SSE data line; only the events whose usage was completed are serialised again.
     const unchanged = type !== 'message_delta' && !/[\r\n]/.test(json);
-    return { out: unchanged ? sseText(type, json) : sseEvent(type, event), end: false };
+    return {
+      out: unchanged ? sseText(type, json) : sseEvent(type, event),
+      end: false,
+      content: !OPENING.has(type),
+    };
   };
 
   // One output chunk per upstream read (all the frames it completed), not one per frame: the router and the
   // client's socket then see no more writes than the upstream made. Pulled, not pushed: a push-based version
   // (flowing 'data' events) measured slower in bench:providers, because reads that pile up while the gateway is
-  // busy are no longer taken as one.
+  // busy are no longer taken as one. The SSE text of a read is one string, encoded once.
   async function* frames(): AsyncGenerator<Buffer> {
+    // Not destroyed when the loop is left at message_stop: the finally block decides what happens to the body.
+    const chunks = body.iterator({ destroyOnReturn: false });
     let pending: Buffer = Buffer.alloc(0);
+    let contentOut = false;
     try {
-      for await (const chunk of body) {
+      for await (const chunk of chunks) {
         pending = pending.length === 0 ? (chunk as Buffer) : Buffer.concat([pending, chunk as Buffer]);
-        const batch: Buffer[] = [];
-        let ended = false;
+        let out = '';
         let corrupt: unknown;
         try {
           while (pending.length >= 4) {
@@ -199,27 +218,63 @@ export function transcodeEventStream(body: Readable, log: Logger, usage: Bedrock
             // A view, no copy: the codec reads through a DataView at the view's own offset.
             const frame = pending.subarray(0, total);
             pending = pending.subarray(total);
-            const { out, end } = handleFrame(frame);
-            if (out) batch.push(out);
-            if (end) {
-              ended = true;
+            const r = handleFrame(frame);
+            if (r.out !== null) out += r.out;
+            if (r.end) {
+              stopped = true;
               break;
+            }
+            if (r.content && !contentOut) {
+              // The client waits for this one (the router releases the opening events with it): out with it now,
+              // and let it reach the client's socket before the rest of this read is decoded. Often the whole
+              // answer arrives in one read.
+              contentOut = true;
+              yield Buffer.from(out);
+              out = '';
+              await nextTurn();
             }
           }
         } catch (err) {
           corrupt = err;
         }
         // The frames before a corrupt one are good and go out first.
-        if (batch.length > 0) yield batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch);
+        if (out !== '') yield Buffer.from(out);
         if (corrupt !== undefined) throw corrupt;
-        if (ended) return;
+        if (stopped) return;
       }
       if (pending.length > 0)
         log.warn('bedrock event stream ended inside a frame', { bytes: pending.length });
     } finally {
-      body.destroy();
+      if (stopped) letEnd(body, log);
+      else body.destroy();
     }
   }
 
-  return Readable.from(frames(), { objectMode: false });
+  const out = Readable.from(frames(), { objectMode: false });
+  // Readable.from's _destroy ends the generator, which takes effect only at the generator's next step: that may be
+  // an await on a silent upstream. A destroyed output (client gone) cuts the body at once instead, not when Bedrock
+  // next sends something or the idle limit fires. (Readable.from sets _destroy on the instance too.)
+  const endGenerator = out._destroy.bind(out);
+  out._destroy = (err, callback) => {
+    if (!stopped) body.destroy();
+    endGenerator(err, callback);
+  };
+  return out;
+}
+
+/**
+ * After the last event (`message_stop` or an exception frame): reads the rest of the body (Bedrock normally ends it
+ * right away) and drops it, so that its connection goes back to the pool; cuts it if it is still open after
+ * {@link STOP_GRACE_MS}.
+ */
+function letEnd(body: Readable, log: Logger): void {
+  if (body.readableEnded || body.destroyed) return;
+  const cut = setTimeout(() => {
+    log.debug('bedrock kept its event stream open after message_stop: cut', { grace_ms: STOP_GRACE_MS });
+    body.destroy();
+  }, STOP_GRACE_MS);
+  cut.unref();
+  // finished() also listens for 'error' (a reset now is nobody's concern), so nothing goes unhandled.
+  finished(body, () => clearTimeout(cut));
+  body.resume();
 }
