@@ -44,6 +44,8 @@ interface Gateway {
   facts: RequestFacts[];
   /** Copies of `ctx.facts` taken when the response closed. */
   atClose: RequestFacts[];
+  /** Per response, the bytes of each socket write. */
+  flushes: string[][];
   close(): Promise<void>;
 }
 
@@ -58,7 +60,25 @@ async function gateway(targets: Upstream[], options: Partial<RouterOptions> = {}
   });
   const facts: RequestFacts[] = [];
   const atClose: RequestFacts[] = [];
+  const flushes: string[][] = [];
   const server: Server = createServer(async (req, res) => {
+    // What each response hands the kernel, one entry per socket write (net.Socket's _write / _writev).
+    const sent: string[] = [];
+    flushes.push(sent);
+    const socket = res.socket as unknown as {
+      _write: (chunk: Buffer | string, encoding: BufferEncoding, cb: () => void) => void;
+      _writev: (chunks: Array<{ chunk: Buffer | string }>, cb: () => void) => void;
+    };
+    const write = socket._write.bind(socket);
+    const writev = socket._writev.bind(socket);
+    socket._write = (chunk, encoding, cb) => {
+      sent.push(String(chunk));
+      write(chunk, encoding, cb);
+    };
+    socket._writev = (chunks, cb) => {
+      sent.push(chunks.map((c) => String(c.chunk)).join(''));
+      writev(chunks, cb);
+    };
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks);
@@ -101,6 +121,7 @@ async function gateway(targets: Upstream[], options: Partial<RouterOptions> = {}
     router,
     facts,
     atClose,
+    flushes,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
@@ -282,6 +303,15 @@ describe('streams after content over real HTTP', () => {
     expect(eventNames(text).at(-1)).toBe('message_stop');
     const seen = await mockA.waitForRequest(() => true, 2000);
     expect(await seen.outcome).toBe('completed');
+    await gw.close();
+  });
+
+  it('message_stop and the end of the chunked response leave in one socket write', async () => {
+    const gw = await gateway([upstream('a', mockA)]);
+    expect(eventNames(await (await post(gw, true)).text()).at(-1)).toBe('message_stop');
+    const last = gw.flushes[0]?.at(-1) ?? '';
+    expect(last).toContain('event: message_stop');
+    expect(last.endsWith('\r\n0\r\n\r\n')).toBe(true);
     await gw.close();
   });
 

@@ -546,7 +546,13 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
       outcome.resolve({
         kind: 'answer',
         // Whole events, already read for usage and errors: relay.ts writes them as they are.
-        response: { status: res.status, headers: clientHeaders, body: out, framed: true },
+        response: {
+          status: res.status,
+          headers: clientHeaders,
+          body: out,
+          framed: true,
+          ending: () => ended,
+        },
         done: finished.promise,
       });
     };
@@ -562,8 +568,9 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
     const endClient = (extra?: Buffer) => {
       const o = out as Readable;
       if (!o.destroyed) {
-        if (extra) o.push(extra);
+        // Before the push: a consumer that sees `extra` can tell it is the last chunk (see `ending`).
         ended = true;
+        if (extra) o.push(extra);
         o.push(null);
       }
       ac.abort();
@@ -575,10 +582,12 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
      * The client's stream ends now. The upstream normally ends its body right after `message_stop`: let it, for a
      * short grace, so its connection goes back to the pool; one that stays open is cut after the grace.
      */
-    const finishAfterStop = () => {
+    const finishAfterStop = (last: Buffer[]) => {
       const o = out as Readable;
       if (!o.destroyed) {
         ended = true;
+        // The last batch and the end together: relay.ts then writes both in one packet.
+        if (last.length > 0) o.push(Buffer.concat(last));
         o.push(null);
       }
       finished.resolve();
@@ -677,12 +686,12 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
             if (verdict !== 'continue') break;
           }
           if (verdict === 'failed') return;
-          if (batch.length > 0) await emit(batch);
-          if (clientGone) return;
           if (verdict === 'stop') {
-            finishAfterStop();
+            finishAfterStop(batch);
             return;
           }
+          if (batch.length > 0) await emit(batch);
+          if (clientGone) return;
         }
         if (out === null) {
           if (opts.signal.aborted) throw opts.signal.reason;

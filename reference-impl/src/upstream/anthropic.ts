@@ -49,6 +49,11 @@ export interface UpstreamResponse {
    */
   framed?: boolean;
   /**
+   * Set by the router with `framed`: true once it has handed over the stream's last chunk (the body ends right
+   * after it), so that relay.ts writes that chunk and the end of the response in one packet.
+   */
+  ending?: () => boolean;
+  /**
    * Set by an upstream kind whose SSE the gateway produced itself from parsed JSON (Bedrock's transcoder): no event
    * can be malformed, so the router parses only the events it reads.
    */

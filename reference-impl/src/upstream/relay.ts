@@ -95,7 +95,7 @@ async function relaySse(ctx: RequestContext, upstream: UpstreamResponse, body: R
   headers['x-accel-buffering'] = 'no';
   res.socket?.setNoDelay(true);
   res.writeHead(upstream.status, headers);
-  if (upstream.framed === true) return relayFramed(ctx, body);
+  if (upstream.framed === true) return relayFramed(ctx, body, upstream.ending);
   res.flushHeaders();
 
   const splitter = new SseSplitter();
@@ -147,11 +147,21 @@ async function relaySse(ctx: RequestContext, upstream: UpstreamResponse, body: R
  * ended with an `error` event by the router when the upstream broke. The router releases it only once content is
  * there, so the headers go out with the first write rather than in a packet of their own.
  */
-async function relayFramed(ctx: RequestContext, body: Readable): Promise<void> {
+async function relayFramed(ctx: RequestContext, body: Readable, ending?: () => boolean): Promise<void> {
   const { res } = ctx;
+  let gone = false;
   try {
-    for await (const chunk of body) {
-      if (!res.write(chunk as Buffer) && !(await drained(res))) break;
+    // Not destroyed when the loop is left at the last chunk: the router ends the body right after it.
+    for await (const chunk of body.iterator({ destroyOnReturn: false })) {
+      if (ending?.() === true && body.readableLength === 0) {
+        // The last chunk and the chunked response's terminator in one write, not two.
+        res.end(chunk as Buffer);
+        return;
+      }
+      if (!res.write(chunk as Buffer) && !(await drained(res))) {
+        gone = true;
+        break;
+      }
     }
   } catch (err) {
     // The router's stream does not fail; if it ever does, the client must not see a clean end.
@@ -161,7 +171,7 @@ async function relayFramed(ctx: RequestContext, body: Readable): Promise<void> {
       res.write(sseErrorEvent('api_error', 'The upstream stream was interrupted.', ctx.requestId));
     }
   }
-  if (res.destroyed) {
+  if (gone || res.destroyed) {
     body.destroy();
     return;
   }
