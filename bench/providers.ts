@@ -4,7 +4,7 @@
  * front of the conformance kit's Anthropic, Bedrock and Vertex mocks, against a bare undici pass-through in front of
  * the same mock as the floor, both relative to a direct call in the same round. See bench/README.md.
  *
- *   npm run bench:providers [-- --rounds 3 --duration 3 --warmup 1 --connections 1,16 --rates 200
+ *   npm run bench:providers [-- --rounds 9 --duration 1 --warmup 1 --connections 1,16 --rates 200
  *                              --kinds anthropic,bedrock,vertex --bedrock-auth api-key|sigv4
  *                              --quick --log-level warn --database <url> --out bench/results --keep-tmp]
  */
@@ -54,8 +54,8 @@ const { values: args } = parseArgs({
 });
 if (args.help) {
   console.log(`usage: npm run bench:providers -- [options]
-  --rounds N          rounds of every kind × scenario × target (default 3; --quick: 1)
-  --duration S        seconds per measurement (default 3; --quick: 1)
+  --rounds N          rounds of every kind × scenario × target (default 9; --quick: 1)
+  --duration S        seconds per measurement (default 1)
   --warmup S          warm-up seconds per target (default 1)
   --connections LIST  closed loop: streams kept in flight (default 1,16)
   --rates LIST        paced: streams started per second, open loop, at most ${PACED_MAX_IN_FLIGHT} in flight (default 200;
@@ -76,8 +76,10 @@ type Kind = 'anthropic' | 'bedrock' | 'vertex';
 type TargetName = 'direct' | 'bare' | 'gateway';
 const TARGETS: TargetName[] = ['direct', 'bare', 'gateway'];
 const quick = args.quick;
-const rounds = Number(args.rounds ?? (quick ? 1 : 3));
-const durationS = Number(args.duration ?? (quick ? 1 : 3));
+// Many short rounds rather than a few long ones: the median over nine resists a slow spell of the shared machine
+// better than over three (the bare proxy's added time, a few hundred microseconds, moved by 2× between 3-round runs).
+const rounds = Number(args.rounds ?? (quick ? 1 : 9));
+const durationS = Number(args.duration ?? 1);
 const warmupS = Number(args.warmup ?? 1);
 const connectionCounts = args.connections
   .split(',')
