@@ -200,27 +200,24 @@ describe('bedrock upstream: the same conversation as the anthropic kind', () => 
     expect(parseSse(seen).at(-1)?.event).toBe('message_stop');
   });
 
+  /** message_start, message_stop, then a frame Bedrock would not send, held until release(): the body stays open. */
+  const openAfterStop: MockBedrockScript = {
+    frames: [
+      {
+        event: 'message_start',
+        data: {
+          type: 'message_start',
+          message: { id: 'msg_bdrk_1', type: 'message', role: 'assistant', content: [] },
+        },
+      },
+      { event: 'message_stop', data: { type: 'message_stop' } },
+      { event: 'ping', data: { type: 'ping' } },
+    ],
+    holdAfter: 2,
+  };
+
   it('ends the stream at message_stop even if Bedrock keeps the connection open', async () => {
-    const ev = (type: string, extra: Record<string, unknown> = {}) => ({
-      event: type,
-      data: { type, ...extra },
-    });
-    bedrock.enqueue({
-      frames: [
-        ev('message_start', {
-          message: {
-            id: 'msg_bdrk_1',
-            type: 'message',
-            role: 'assistant',
-            content: [],
-            usage: { input_tokens: 3, output_tokens: 1 },
-          },
-        }),
-        ev('message_stop'),
-        ev('ping'),
-      ],
-      holdAfter: 2,
-    });
+    bedrock.enqueue(openAfterStop);
     const res = await upstream.send(request({ ...conversation, stream: true }));
     const got = events(await text(res.body));
     expect(got.map((e) => e.event)).toEqual(['message_start', 'message_stop']);
@@ -232,21 +229,8 @@ describe('bedrock upstream: the same conversation as the anthropic kind', () => 
   });
 
   it('lets Bedrock end its body after message_stop, so the next stream reuses the connection', async () => {
-    const ev = (type: string, extra: Record<string, unknown> = {}) => ({
-      event: type,
-      data: { type, ...extra },
-    });
-    const start = ev('message_start', {
-      message: {
-        id: 'msg_bdrk_1',
-        type: 'message',
-        role: 'assistant',
-        content: [],
-        usage: { input_tokens: 3, output_tokens: 1 },
-      },
-    });
-    // The end of the body comes 100 ms after message_stop (a frame Bedrock would not send, held until release).
-    bedrock.enqueue({ frames: [start, ev('message_stop'), ev('ping')], holdAfter: 2 });
+    // The end of the body comes 100 ms after message_stop.
+    bedrock.enqueue(openAfterStop);
     const res = await upstream.send(request({ ...conversation, stream: true }));
     expect(events(await text(res.body)).map((e) => e.event)).toEqual(['message_start', 'message_stop']);
     await sleep(100);
