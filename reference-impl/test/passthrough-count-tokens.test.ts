@@ -10,7 +10,6 @@
  * - bad input answered in the provider's error shape before any upstream is contacted.
  */
 import AnthropicBedrock from '@anthropic-ai/bedrock-sdk';
-import { AnthropicVertex } from '@anthropic-ai/vertex-sdk';
 import { BedrockRuntimeClient, CountTokensCommand } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -21,6 +20,7 @@ import { type MockVertex, startMockVertex } from '../../conformance/src/mocks/ve
 import { parseConfig } from '../src/config/load.ts';
 import { type Gateway, startGateway } from '../src/gateway.ts';
 import { type CapturedLogger, captureLogger, ENV, OTHER_TOKEN, send, TOKEN } from './helpers.ts';
+import { recordFor, vertexThrough } from './passthrough-clients.ts';
 
 const VERTEX_TOKEN = 'ya29.count-tokens-test-0123456789';
 /** Catalogue model → its one target: Bedrock (with CountTokens), Bedrock (without), Vertex, the Claude API. */
@@ -155,33 +155,6 @@ function awsClient(token = TOKEN): BedrockRuntimeClient {
   });
 }
 
-function vertexClient(token: string | null = TOKEN): AnthropicVertex {
-  const authClient = {
-    projectId: undefined,
-    getRequestHeaders: async () => new Headers(token === null ? {} : { authorization: `Bearer ${token}` }),
-  };
-  return new AnthropicVertex({
-    baseURL: `${gateway.url}/v1`,
-    region: 'us-east5',
-    projectId: 'my-project',
-    authClient: authClient as never,
-    maxRetries: 0,
-  });
-}
-
-async function rowFor(requestId: string): Promise<Record<string, unknown> | undefined> {
-  for (let i = 0; i < 100; i++) {
-    const { rows } = await gateway.store.query<Record<string, unknown>>(
-      `SELECT subject, model, stream, status, error_type, input_tokens, output_tokens, upstream, upstream_model
-         FROM inference_requests WHERE request_id = $1`,
-      [requestId],
-    );
-    if (rows[0]) return rows[0];
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return undefined;
-}
-
 const upstreamCalls = () => bedrock.requests.length + vertexMock.requests.length + anthropic.requests.length;
 
 function post(path: string, body: unknown, headers: Record<string, string> = {}) {
@@ -235,7 +208,7 @@ describe('Bedrock CountTokens on the gateway (PASSTHROUGH-8)', () => {
       messages: MESSAGES,
       max_tokens: 1,
     });
-    const row = await rowFor(out.$metadata.requestId as string);
+    const row = await recordFor(gateway, out.$metadata.requestId as string);
     expect(row).toMatchObject({
       subject: 'dev-user',
       model: 'house-sonnet',
@@ -282,7 +255,7 @@ describe('Bedrock CountTokens on the gateway (PASSTHROUGH-8)', () => {
     });
     // The betas reach the Claude API (which takes any) in its header; drop lists are per bedrock upstream.
     expect(upstream?.headers['anthropic-beta']).toBe('oauth-2025-04-20,token-efficient-tools-2025-02-19');
-    expect(await rowFor(r.headers['request-id'] as string)).toMatchObject({
+    expect(await recordFor(gateway, r.headers['request-id'] as string)).toMatchObject({
       model: 'claude-opus-4-5-20251101',
       status: 200,
       input_tokens: estimateTokens([SYSTEM, MESSAGES, tools]),
@@ -364,7 +337,7 @@ describe('Bedrock CountTokens on the gateway (PASSTHROUGH-8)', () => {
 
 describe('Vertex count-tokens:rawPredict on the gateway (PASSTHROUGH-9)', () => {
   it("answers the Vertex SDK's countTokens with the Vertex upstream's count, sending the target's model id", async () => {
-    const { data, response } = await vertexClient()
+    const { data, response } = await vertexThrough(gateway.url, TOKEN)
       .messages.countTokens({ model: 'claude-haiku-4-5@20251001', system: SYSTEM, messages: MESSAGES })
       .withResponse();
     expect(data).toEqual({ input_tokens: COUNT });
@@ -377,7 +350,7 @@ describe('Vertex count-tokens:rawPredict on the gateway (PASSTHROUGH-9)', () => 
       anthropic_version: 'vertex-2023-10-16',
       messages: MESSAGES,
     });
-    expect(await rowFor(response.headers.get('request-id') as string)).toMatchObject({
+    expect(await recordFor(gateway, response.headers.get('request-id') as string)).toMatchObject({
       subject: 'dev-user',
       model: 'claude-haiku-4-5-20251001',
       status: 200,
@@ -387,7 +360,7 @@ describe('Vertex count-tokens:rawPredict on the gateway (PASSTHROUGH-9)', () => 
   });
 
   it('maps the Vertex id in the body to the catalogue and counts through any upstream kind', async () => {
-    const { data } = await vertexClient()
+    const { data } = await vertexThrough(gateway.url, TOKEN)
       .messages.countTokens({ model: 'claude-opus-4-5@20251101', messages: MESSAGES })
       .withResponse();
     expect(data).toEqual({ input_tokens: estimateTokens(['', MESSAGES, []]) });
@@ -412,7 +385,7 @@ describe('Vertex count-tokens:rawPredict on the gateway (PASSTHROUGH-9)', () => 
     expect(JSON.parse(noVersion.body)).toMatchObject({
       error: { code: 400, status: 'INVALID_ARGUMENT', message: 'anthropic_version is required (a string).' },
     });
-    const denied = await vertexClient(OTHER_TOKEN)
+    const denied = await vertexThrough(gateway.url, OTHER_TOKEN)
       .messages.countTokens({ model: HAIKU_ON_VERTEX, messages: MESSAGES })
       .catch((e: unknown) => e as { status: number; error: unknown });
     expect(denied).toMatchObject({
@@ -425,7 +398,7 @@ describe('Vertex count-tokens:rawPredict on the gateway (PASSTHROUGH-9)', () => 
         },
       },
     });
-    const anonymous = await vertexClient(null)
+    const anonymous = await vertexThrough(gateway.url, null)
       .messages.countTokens({ model: HAIKU_ON_VERTEX, messages: MESSAGES })
       .catch((e: unknown) => e as { status: number; error: unknown });
     expect(anonymous).toMatchObject({
@@ -460,7 +433,7 @@ describe("Bedrock's token-count headers on InvokeModel answers (PASSTHROUGH-10)"
       expect(r.headers['x-amzn-bedrock-input-token-count']).toBe(own['x-amzn-bedrock-input-token-count']);
       expect(r.headers['x-amzn-bedrock-output-token-count']).toBe(own['x-amzn-bedrock-output-token-count']);
     }
-    expect(await rowFor(r.headers['request-id'] as string)).toMatchObject({
+    expect(await recordFor(gateway, r.headers['request-id'] as string)).toMatchObject({
       input_tokens: usage.input_tokens,
       output_tokens: usage.output_tokens,
       upstream: kind === 'anthropic' ? 'claude' : kind,

@@ -11,7 +11,6 @@
  * error shape, 401 without a bearer, and leaves the same `inference_requests` row.
  */
 import AnthropicBedrock from '@anthropic-ai/bedrock-sdk';
-import { AnthropicVertex } from '@anthropic-ai/vertex-sdk';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +29,7 @@ import {
   TOKEN,
   testConfigYaml,
 } from './helpers.ts';
+import { recordFor, vertexThrough } from './passthrough-clients.ts';
 
 const MODELS = `models:
   - { id: claude-sonnet-4-5-20250929, displayName: Claude Sonnet 4.5, aliases: [claude-sonnet-4-5] }
@@ -74,32 +74,6 @@ function bedrock(token: string | null, how: 'headers' | 'api-key' = 'headers'): 
       ? { apiKey: token }
       : { skipAuth: true, defaultHeaders: token === null ? {} : { authorization: `Bearer ${token}` } };
   return new AnthropicBedrock({ baseURL: gateway.url, awsRegion: 'us-east-1', maxRetries: 0, ...auth });
-}
-
-function vertex(token: string | null): AnthropicVertex {
-  const authClient = {
-    projectId: undefined,
-    getRequestHeaders: async () => new Headers(token === null ? {} : { authorization: `Bearer ${token}` }),
-  };
-  return new AnthropicVertex({
-    baseURL: `${gateway.url}/v1`,
-    region: 'us-east5',
-    projectId: 'my-project',
-    authClient: authClient as never,
-    maxRetries: 0,
-  });
-}
-
-async function rowFor(requestId: string): Promise<Record<string, unknown> | undefined> {
-  for (let i = 0; i < 100; i++) {
-    const { rows } = await gateway.store.query<Record<string, unknown>>(
-      'SELECT subject, model, stream, status, error_type, input_tokens, output_tokens FROM inference_requests WHERE request_id = $1',
-      [requestId],
-    );
-    if (rows[0]) return rows[0];
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return undefined;
 }
 
 /** What the upstream was sent last, as JSON, with its anthropic headers. */
@@ -148,7 +122,7 @@ describe('Bedrock pass-through with @anthropic-ai/bedrock-sdk', () => {
       stream: false,
     });
     expect(sent.version).toBe('2023-06-01');
-    const row = await rowFor(response.headers.get('request-id') as string);
+    const row = await recordFor(gateway, response.headers.get('request-id') as string);
     expect(row).toMatchObject({
       subject: 'dev-user',
       model: 'claude-sonnet-4-5-20250929',
@@ -225,7 +199,7 @@ describe('Bedrock pass-through with @anthropic-ai/bedrock-sdk', () => {
     expect(lastUpstream().beta).toBe('interleaved-thinking-2025-05-14');
     expect(lastUpstream().body).not.toHaveProperty('anthropic_beta');
     expect(lastUpstream().body).not.toHaveProperty('anthropic_version');
-    const row = await rowFor(r.headers.get('request-id') as string);
+    const row = await recordFor(gateway, r.headers.get('request-id') as string);
     expect(row).toMatchObject({
       model: 'claude-sonnet-4-5-20250929',
       stream: true,
@@ -336,7 +310,7 @@ describe('Bedrock pass-through with @anthropic-ai/bedrock-sdk', () => {
 
 describe('Vertex pass-through with @anthropic-ai/vertex-sdk', () => {
   it('answers a message like /v1/messages and records it', async () => {
-    const { data, response } = await vertex(TOKEN)
+    const { data, response } = await vertexThrough(gateway.url, TOKEN)
       .messages.create({ ...PARAMS, model: 'claude-sonnet-4-5@20250929' })
       .withResponse();
     expect(data).toEqual(MESSAGE);
@@ -346,12 +320,15 @@ describe('Vertex pass-through with @anthropic-ai/vertex-sdk', () => {
       messages: [{ role: 'user', content: 'Hello' }],
       stream: false,
     });
-    const row = await rowFor(response.headers.get('request-id') as string);
+    const row = await recordFor(gateway, response.headers.get('request-id') as string);
     expect(row).toMatchObject({ subject: 'dev-user', model: 'claude-sonnet-4-5-20250929', status: 200 });
   });
 
   it('streams the same events as /v1/messages', async () => {
-    const stream = vertex(TOKEN).messages.stream({ ...PARAMS, model: 'claude-haiku-4-5@20251001' });
+    const stream = vertexThrough(gateway.url, TOKEN).messages.stream({
+      ...PARAMS,
+      model: 'claude-haiku-4-5@20251001',
+    });
     const types: string[] = [];
     for await (const event of stream) types.push(event.type);
     expect(types).toContain('message_stop');
@@ -361,14 +338,14 @@ describe('Vertex pass-through with @anthropic-ai/vertex-sdk', () => {
 
   it('refuses a denied model and a missing bearer in the Google error envelope', async () => {
     const denied = await failure(
-      vertex(OTHER_TOKEN).messages.create({ ...PARAMS, model: 'claude-opus-4-1' }),
+      vertexThrough(gateway.url, OTHER_TOKEN).messages.create({ ...PARAMS, model: 'claude-opus-4-1' }),
     );
     expect(denied.status).toBe(400);
     expect(denied.error).toEqual({
       error: { code: 400, status: 'INVALID_ARGUMENT', message: expect.stringContaining("policy 'limited'") },
     });
     const anonymous = await failure(
-      vertex(null).messages.create({ ...PARAMS, model: 'claude-sonnet-4-5@20250929' }),
+      vertexThrough(gateway.url, null).messages.create({ ...PARAMS, model: 'claude-sonnet-4-5@20250929' }),
     );
     expect(anonymous.status).toBe(401);
     expect(anonymous.error).toMatchObject({ error: { code: 401, status: 'UNAUTHENTICATED' } });
