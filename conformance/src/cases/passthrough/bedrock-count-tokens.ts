@@ -17,6 +17,7 @@ import {
   BEDROCK_VERSION,
   bedrockCountTokensBody,
   betasOf,
+  countProbe,
   expectBedrockError,
   expectJsonAnswer,
   expectNoUpstream,
@@ -44,12 +45,7 @@ export default defineCase({
   timeoutMs: 30_000,
   async run(ctx) {
     // 1. The count: the decoded body upstream as a count_tokens body, the upstream's count back as inputTokens.
-    const beta = `ocg-conformance-beta-${ctx.rng.hex(4)}`;
-    const counted = {
-      system: `You are conformance probe ${ctx.rng.string(6)}.`,
-      messages: [{ role: 'user', content: `count me ${ctx.rng.string(20)} — ünïcödé ✓` }],
-      tools: [{ name: `noop_${ctx.rng.hex(3)}`, input_schema: { type: 'object' } }],
-    };
+    const { beta, counted } = countProbe(ctx);
     const invokeBody = {
       anthropic_version: BEDROCK_VERSION,
       anthropic_beta: [beta],

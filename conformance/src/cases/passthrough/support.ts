@@ -62,6 +62,18 @@ export function vertexBody(ctx: CaseContext, extra: Record<string, unknown> = {}
   return { anthropic_version: VERTEX_VERSION, ...messageMembers(ctx, 'vertex probe'), ...extra };
 }
 
+/** A random beta and the members of a body to count (system, a non-ASCII message, a tool), as both count cases send. */
+export function countProbe(ctx: CaseContext) {
+  return {
+    beta: `ocg-conformance-beta-${ctx.rng.hex(4)}`,
+    counted: {
+      system: `You are conformance probe ${ctx.rng.string(6)}.`,
+      messages: [{ role: 'user', content: `count me ${ctx.rng.string(20)} — ünïcödé ✓` }],
+      tools: [{ name: `noop_${ctx.rng.hex(3)}`, input_schema: { type: 'object' } }],
+    },
+  };
+}
+
 /**
  * `/model/{modelId}/invoke[-with-response-stream]`, the model id path-encoded as the AWS SDKs do (`encode: false`:
  * as it is, as Claude Code sends an inference-profile id).
@@ -163,37 +175,8 @@ export function sendVertexCountTokens(ctx: CaseContext, options: ProviderSend): 
 }
 
 /** Waits for the count_tokens request the gateway sent the Anthropic mock and parses its body. */
-export async function upstreamCount(
-  ctx: CaseContext,
-  what: string,
-): Promise<{ json: Record<string, unknown>; headers: Readonly<Record<string, string>> }> {
-  let request: Awaited<ReturnType<CaseContext['mocks']['anthropic']['waitForRequest']>>;
-  try {
-    request = await ctx.mocks.anthropic.waitForRequest(
-      (r) => r.method === 'POST' && r.url.split('?')[0] === '/v1/messages/count_tokens',
-      5000,
-    );
-  } catch {
-    return fail(
-      `${what}: the gateway did not send the count upstream (POST /v1/messages/count_tokens) within 5 s`,
-      {
-        upstreamRequests: ctx.mocks.anthropic.requests.map((r) => `${r.method} ${r.url}`),
-      },
-    );
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(request.body);
-  } catch {
-    return fail(`${what}: the upstream received a count body that is not JSON`, {
-      body: request.body.slice(0, 300),
-    });
-  }
-  expectThat(
-    typeof json === 'object' && json !== null && !Array.isArray(json),
-    `${what}: the upstream count body is not an object`,
-  );
-  return { json: json as Record<string, unknown>, headers: request.headers };
+export function upstreamCount(ctx: CaseContext, what: string): Promise<UpstreamJson> {
+  return upstreamJson(ctx, '/v1/messages/count_tokens', what, 'count');
 }
 
 /** Reads a 200 JSON answer (fails otherwise). */
@@ -255,30 +238,44 @@ export function resetUpstreams(ctx: CaseContext): void {
 }
 
 /** Waits for the Messages request the gateway sent the Anthropic mock and parses its body. */
-export async function upstreamMessage(
+export function upstreamMessage(ctx: CaseContext, what: string): Promise<UpstreamJson> {
+  return upstreamJson(ctx, '/v1/messages', what, 'request');
+}
+
+interface UpstreamJson {
+  json: Record<string, unknown>;
+  headers: Readonly<Record<string, string>>;
+}
+
+/** Waits for the gateway's POST to `path` at the Anthropic mock; fails unless its body is a JSON object. */
+async function upstreamJson(
   ctx: CaseContext,
+  path: string,
   what: string,
-): Promise<{ json: Record<string, unknown>; headers: Readonly<Record<string, string>> }> {
+  noun: string,
+): Promise<UpstreamJson> {
   let request: Awaited<ReturnType<CaseContext['mocks']['anthropic']['waitForRequest']>>;
   try {
     request = await ctx.mocks.anthropic.waitForRequest(
-      (r) => r.method === 'POST' && r.url.split('?')[0] === '/v1/messages',
+      (r) => r.method === 'POST' && r.url.split('?')[0] === path,
       5000,
     );
   } catch {
-    return fail(`${what}: the gateway did not send the request upstream (POST /v1/messages) within 5 s`);
+    return fail(`${what}: the gateway did not send the ${noun} upstream (POST ${path}) within 5 s`, {
+      upstreamRequests: ctx.mocks.anthropic.requests.map((r) => `${r.method} ${r.url}`),
+    });
   }
   let json: unknown;
   try {
     json = JSON.parse(request.body);
   } catch {
-    return fail(`${what}: the upstream received a body that is not JSON`, {
+    return fail(`${what}: the upstream received a ${noun} body that is not JSON`, {
       body: request.body.slice(0, 300),
     });
   }
   expectThat(
     typeof json === 'object' && json !== null && !Array.isArray(json),
-    `${what}: the upstream body is not an object`,
+    `${what}: the upstream ${noun} body is not an object`,
   );
   return { json: json as Record<string, unknown>, headers: request.headers };
 }

@@ -15,6 +15,7 @@ import { signedIn } from '../policy/support.ts';
 import { expectEqual } from '../support.ts';
 import {
   betasOf,
+  countProbe,
   expectGoogleError,
   expectJsonAnswer,
   expectNoUpstream,
@@ -33,12 +34,7 @@ export default defineCase({
   timeoutMs: 30_000,
   async run(ctx) {
     // 1. The count: the Anthropic count_tokens body upstream, the upstream's count back unchanged.
-    const beta = `ocg-conformance-beta-${ctx.rng.hex(4)}`;
-    const counted = {
-      system: `You are conformance probe ${ctx.rng.string(6)}.`,
-      messages: [{ role: 'user', content: `count me ${ctx.rng.string(20)} — ünïcödé ✓` }],
-      tools: [{ name: `noop_${ctx.rng.hex(3)}`, input_schema: { type: 'object' } }],
-    };
+    const { beta, counted } = countProbe(ctx);
     const body = { anthropic_version: VERTEX_VERSION, model: 'claude-sonnet-4-5@20250929', ...counted };
     const inputTokens = 1 + ctx.rng.int(100_000);
     let what = 'count-tokens:rawPredict for claude-sonnet-4-5@20250929';
