@@ -182,6 +182,22 @@ describe('CircuitBreaker (ROUTING-12, ROUTING-13)', () => {
     d.failure();
     expect(d.snapshot()).toMatchObject({ state: 'closed', requests: 4, errorRate: 0.25 });
   });
+
+  it('a busy target is judged on its last 1024 outcomes', () => {
+    const c = clock();
+    const b = new CircuitBreaker(
+      'a/m',
+      { failureThreshold: 10_000, errorRateThreshold: 0.9, minRequests: 10, windowMs: 60_000 },
+      c.now,
+    );
+    for (let i = 0; i < 1500; i++) b.success();
+    expect(b.snapshot()).toMatchObject({ state: 'closed', requests: 1024, errorRate: 0 });
+    // Each failure pushes out the oldest success: 921 of 1024 is under 0.9, 922 is over.
+    for (let i = 0; i < 921; i++) b.failure();
+    expect(b.snapshot()).toMatchObject({ state: 'closed', requests: 1024, errorRate: 921 / 1024 });
+    b.failure();
+    expect(b.snapshot().state).toBe('open');
+  });
 });
 
 describe('targets', () => {

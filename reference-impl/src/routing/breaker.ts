@@ -50,8 +50,8 @@ export class CircuitBreaker {
   private openedAt: number | null = null;
   private nextProbeAt: number | null = null;
   private probeInFlight = false;
-  /** [time, ok] pairs, oldest first. */
-  private outcomes: Array<[number, boolean]> = [];
+  /** The window's outcomes, oldest first: a ring, so recording one costs the same however busy the target is. */
+  private readonly outcomes = new OutcomeRing(MAX_OUTCOMES);
 
   constructor(target: string, options: BreakerOptions = {}, now: () => number = Date.now) {
     this.target = target;
@@ -104,7 +104,8 @@ export class CircuitBreaker {
       this.openedAt = null;
       this.nextProbeAt = null;
       // A fresh start: the failures that opened it must not re-open it through the error rate.
-      this.outcomes = [[this.now(), true]];
+      this.outcomes.clear();
+      this.outcomes.push(this.now(), true);
     }
   }
 
@@ -123,8 +124,8 @@ export class CircuitBreaker {
 
   snapshot(): BreakerSnapshot {
     this.prune();
-    const requests = this.outcomes.length;
-    const failures = this.outcomes.filter(([, ok]) => !ok).length;
+    const requests = this.outcomes.size;
+    const failures = this.outcomes.failures;
     // An open breaker whose cool-down is over reports half-open: that is what the next request will see.
     const state = this.state === 'open' && this.available ? 'half_open' : this.state;
     return {
@@ -149,22 +150,62 @@ export class CircuitBreaker {
     if (this.state !== 'closed') return false;
     if (this.consecutive >= this.opts.failureThreshold) return true;
     this.prune();
-    const n = this.outcomes.length;
+    const n = this.outcomes.size;
     if (n < this.opts.minRequests) return false;
-    const failures = this.outcomes.filter(([, ok]) => !ok).length;
-    return failures / n >= this.opts.errorRateThreshold;
+    return this.outcomes.failures / n >= this.opts.errorRateThreshold;
   }
 
   private record(ok: boolean): void {
-    this.outcomes.push([this.now(), ok]);
-    if (this.outcomes.length > MAX_OUTCOMES) this.outcomes.splice(0, this.outcomes.length - MAX_OUTCOMES);
+    this.outcomes.push(this.now(), ok);
   }
 
   private prune(): void {
-    const cutoff = this.now() - this.opts.windowMs;
-    let i = 0;
-    while (i < this.outcomes.length && (this.outcomes[i] as [number, boolean])[0] < cutoff) i++;
-    if (i > 0) this.outcomes.splice(0, i);
+    this.outcomes.dropBefore(this.now() - this.opts.windowMs);
+  }
+}
+
+/**
+ * The last `capacity` outcomes, oldest first, with their failure count kept up to date. A full ring overwrites
+ * its oldest entry, so a busy target's window is its last `capacity` outcomes; nothing is allocated per outcome.
+ */
+class OutcomeRing {
+  private readonly capacity: number;
+  private readonly times: Float64Array;
+  private readonly ok: Uint8Array;
+  private head = 0;
+  size = 0;
+  failures = 0;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    this.times = new Float64Array(capacity);
+    this.ok = new Uint8Array(capacity);
+  }
+
+  push(time: number, ok: boolean): void {
+    if (this.size === this.capacity) this.dropOldest();
+    const i = (this.head + this.size) % this.capacity;
+    this.times[i] = time;
+    this.ok[i] = ok ? 1 : 0;
+    this.size++;
+    if (!ok) this.failures++;
+  }
+
+  /** Drops the outcomes older than `cutoff` (epoch ms). */
+  dropBefore(cutoff: number): void {
+    while (this.size > 0 && (this.times[this.head] as number) < cutoff) this.dropOldest();
+  }
+
+  clear(): void {
+    this.head = 0;
+    this.size = 0;
+    this.failures = 0;
+  }
+
+  private dropOldest(): void {
+    if (this.ok[this.head] === 0) this.failures--;
+    this.head = (this.head + 1) % this.capacity;
+    this.size--;
   }
 }
 
