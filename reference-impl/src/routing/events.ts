@@ -84,12 +84,19 @@ export function parseEvent(raw: Buffer, mode: ParseMode = 'all'): SseEvent {
   const n = text.length;
   let name = 'message';
   let data: string | undefined;
+  // Lines end in LF almost always: then the native indexOf finds them; a CR anywhere takes the general scan.
+  const lfOnly = text.indexOf('\r') === -1;
   let i = 0;
   while (i < n) {
-    let j = i;
-    for (; j < n; j++) {
-      const c = text.charCodeAt(j);
-      if (c === LF || c === CR) break;
+    let j: number;
+    if (lfOnly) {
+      j = text.indexOf('\n', i);
+      if (j === -1) j = n;
+    } else {
+      for (j = i; j < n; j++) {
+        const c = text.charCodeAt(j);
+        if (c === LF || c === CR) break;
+      }
     }
     if (text.startsWith('event:', i)) name = text.slice(i + 6, j).trim();
     else if (text.startsWith('data:', i)) {
