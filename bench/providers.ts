@@ -24,7 +24,7 @@ import {
   stopAll,
   stopChildrenOnExitAndSignals,
 } from './lib/children.ts';
-import { cpuMicros, rssBytes } from './lib/proc.ts';
+import { cpuMicros, cpuMicrosNamed, rssBytes } from './lib/proc.ts';
 import { median, ratio } from './lib/stats.ts';
 import type { Percentiles } from './lib/types.ts';
 
@@ -284,7 +284,17 @@ interface Measurement {
   firstError: string | null;
   requestsPerSecond: number;
   cpuUsPerRequest: { mock: number | null; bare: number | null; gateway: number | null };
+  /**
+   * CPU of every local `postgres` process per stream during the measurement (the gateway's request records), when
+   * `--database` is a PostgreSQL on this machine; null otherwise (PGlite's work is in the gateway's own figure).
+   */
+  databaseCpuUsPerRequest: number | null;
 }
+
+/** `--database` is a PostgreSQL server on this machine: its processes' CPU can be read from /proc. */
+const localPostgres =
+  args.database !== undefined &&
+  /^postgres(ql)?:\/\/([^@/]*@)?(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\//i.test(args.database);
 
 const pids: { mock: Partial<Record<Kind, number>>; bare: Partial<Record<Kind, number>>; gateway?: number } = {
   mock: {},
@@ -316,11 +326,12 @@ async function measure(t: Target, load: Load, round: number): Promise<Measuremen
     mock: cpuMicros(pids.mock[t.kind]),
     bare: cpuMicros(pids.bare[t.kind]),
     gateway: cpuMicros(pids.gateway),
+    database: localPostgres ? cpuMicrosNamed('postgres') : null,
   });
   const before = read();
   const r = await runClient(t, load, durationS);
   const after = read();
-  const per = (k: 'mock' | 'bare' | 'gateway') => {
+  const per = (k: 'mock' | 'bare' | 'gateway' | 'database') => {
     const a = after[k];
     const b = before[k];
     return a === null || b === null || r.requests === 0 ? null : (a - b) / r.requests;
@@ -340,12 +351,16 @@ async function measure(t: Target, load: Load, round: number): Promise<Measuremen
     firstError: r.firstError,
     requestsPerSecond: r.durationUs > 0 ? (r.requests * 1e6) / r.durationUs : 0,
     cpuUsPerRequest: { mock: per('mock'), bare: per('bare'), gateway: per('gateway') },
+    databaseCpuUsPerRequest: per('database'),
   };
   log(
     `round ${round} ${t.kind.padEnd(9)} ${load.label.padEnd(5)} ${t.name.padEnd(7)} first content p50 ` +
       `${(m.firstContentUs.p50 / 1000).toFixed(3)} ms p99 ${(m.firstContentUs.p99 / 1000).toFixed(3)} ms  ` +
       `${Math.round(m.requestsPerSecond)} streams/s` +
       (t.name === 'direct' ? '' : `  cpu ${Math.round(m.cpuUsPerRequest[t.name] ?? Number.NaN)} µs/stream`) +
+      (t.name === 'gateway' && m.databaseCpuUsPerRequest !== null
+        ? ` + database ${Math.round(m.databaseCpuUsPerRequest)}`
+        : '') +
       (m.late > 0 ? `  late starts ${m.late}` : '') +
       (m.errors > 0 ? `  ERRORS ${m.errors}: ${m.firstError}` : ''),
   );
@@ -365,11 +380,15 @@ interface Summary {
       addedP99Us: number | null;
       streamsPerSecond: number | null;
       proxyCpuUsPerStream: number | null;
+      /** Local PostgreSQL's CPU per stream (null: not measured). */
+      databaseCpuUsPerStream: number | null;
     }
   >;
   ratioP50: number | null;
   ratioP99: number | null;
   cpuRatio: number | null;
+  /** (gateway + local PostgreSQL) CPU per stream ÷ the bare proxy's; null when the database was not measured. */
+  cpuRatioWithDatabase: number | null;
   throughputRatio: number | null;
   target: 'met' | 'not met' | 'n/a';
 }
@@ -400,6 +419,7 @@ function summarise(ms: Measurement[]): Summary[] {
           addedP99Us: added('p99'),
           streamsPerSecond: median(xs.map((m) => m.requestsPerSecond)),
           proxyCpuUsPerStream: t === 'direct' ? null : median(xs.map((m) => m.cpuUsPerRequest[t])),
+          databaseCpuUsPerStream: median(xs.map((m) => m.databaseCpuUsPerRequest)),
         };
       };
       const targets = { direct: summary('direct'), bare: summary('bare'), gateway: summary('gateway') };
@@ -411,6 +431,13 @@ function summarise(ms: Measurement[]): Summary[] {
         ratioP50,
         ratioP99: ratio(targets.gateway.addedP99Us, targets.bare.addedP99Us),
         cpuRatio: ratio(targets.gateway.proxyCpuUsPerStream, targets.bare.proxyCpuUsPerStream),
+        cpuRatioWithDatabase:
+          targets.gateway.databaseCpuUsPerStream === null || targets.gateway.proxyCpuUsPerStream === null
+            ? null
+            : ratio(
+                targets.gateway.proxyCpuUsPerStream + targets.gateway.databaseCpuUsPerStream,
+                targets.bare.proxyCpuUsPerStream,
+              ),
         throughputRatio: ratio(targets.gateway.streamsPerSecond, targets.bare.streamsPerSecond),
         target: ratioP50 === null ? 'n/a' : ratioP50 <= TARGET_RATIO ? 'met' : 'not met',
       });
@@ -440,17 +467,22 @@ function renderMarkdown(
     '',
     'Time to first content = request sent → first `content_block_delta` received (the gateway holds `message_start` ' +
       'and `ping` back until then). Added = target − direct in the same round, median over rounds. ' +
-      `Ratio = gateway added ÷ bare-proxy added; target ≤ ${TARGET_RATIO}× (reported, never asserted).`,
+      `Ratio = gateway added ÷ bare-proxy added; target ≤ ${TARGET_RATIO}× (reported, never asserted).` +
+      (localPostgres
+        ? ' Database CPU = all local `postgres` processes per gateway stream (the request records): it is not in the ' +
+          "gateway's own figure but runs on the same cores."
+        : ''),
     '',
-    '| kind | load | direct p50 ms | bare added p50 ms | gateway added p50 ms | **ratio p50** | target | ratio p99 | streams/s direct / bare / gateway | CPU µs/stream bare / gateway (ratio) |',
-    '|---|---:|---:|---:|---:|---:|---|---:|---|---|',
+    `| kind | load | direct p50 ms | bare added p50 ms | gateway added p50 ms | **ratio p50** | target | ratio p99 | streams/s direct / bare / gateway | CPU µs/stream bare / gateway (ratio) |${localPostgres ? ' database CPU µs/stream (gateway + database ÷ bare) |' : ''}`,
+    `|---|---:|---:|---:|---:|---:|---|---:|---|---|${localPostgres ? '---|' : ''}`,
   ];
   for (const s of summaries) {
     const t = s.targets;
     lines.push(
       `| ${s.kind} | ${s.load} | ${ms(t.direct.firstContentP50Us)} | ${ms(t.bare.addedP50Us)} | ${ms(t.gateway.addedP50Us)} | ` +
         `**${x(s.ratioP50)}** | ${s.target} | ${x(s.ratioP99)} | ${num(t.direct.streamsPerSecond)} / ${num(t.bare.streamsPerSecond)} / ${num(t.gateway.streamsPerSecond)} | ` +
-        `${num(t.bare.proxyCpuUsPerStream)} / ${num(t.gateway.proxyCpuUsPerStream)} (${x(s.cpuRatio)}) |`,
+        `${num(t.bare.proxyCpuUsPerStream)} / ${num(t.gateway.proxyCpuUsPerStream)} (${x(s.cpuRatio)}) |` +
+        (localPostgres ? ` ${num(t.gateway.databaseCpuUsPerStream)} (${x(s.cpuRatioWithDatabase)}) |` : ''),
     );
   }
   if (warnings.length > 0) lines.push('', '## Warnings', '', ...warnings.map((w) => `- ${w}`));
@@ -632,6 +664,7 @@ async function main(): Promise<number> {
       },
       gatewayLogLevel: args['log-level'],
       database: args.database ? 'given by --database' : 'PGlite in bench/tmp',
+      databaseCpuMeasured: localPostgres,
       client: 'bench/lib/content-client.ts (undici Pool, one process): time to first content_block_delta',
       targetRatio: TARGET_RATIO,
     },

@@ -1,6 +1,6 @@
 /** CPU and memory readings of a process from Linux `/proc`. */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 let clockTicks: number | undefined;
 
@@ -42,4 +42,37 @@ export function rssBytes(pid: number | undefined): number | null {
   } catch {
     return null;
   }
+}
+
+/** Pids of the processes whose command name (`/proc/<pid>/comm`) is `name`, e.g. a local PostgreSQL's backends. */
+export function pidsNamed(name: string): number[] {
+  const out: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (readFileSync(`/proc/${e}/comm`, 'utf8').trim() === name) out.push(Number(e));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU time (user + system) of every process named `name`, in microseconds, or null when none is found. A process
+ * that starts or exits between two readings skews their difference; a connection pool keeps its backends, so in a
+ * bench run they stay put.
+ */
+export function cpuMicrosNamed(name: string): number | null {
+  const pids = pidsNamed(name);
+  if (pids.length === 0) return null;
+  let sum = 0;
+  for (const pid of pids) sum += cpuMicros(pid) ?? 0;
+  return sum;
 }
