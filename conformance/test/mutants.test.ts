@@ -2,8 +2,9 @@
  * The kit against deliberately broken variants of the reference gateway (conformance/test/mutants/): each must
  * fail exactly the case aimed at it and pass every other case of its area — a kit that misses a fault, or blames
  * the wrong case, fails here. Each mutant runs the cases of the areas it could disturb (discovery plus its own),
- * not the whole kit, to keep the suite quick; `session/expiry` (a minute of waiting) is left out, its mutants
- * being caught elsewhere.
+ * not the whole kit, to keep the suite quick. The cases that wait about a minute for a token to expire
+ * (`session/expiry`, `passthrough/expired-credential`) run only for a mutant whose areas name them exactly;
+ * session/expiry's mutants are caught elsewhere.
  */
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -17,6 +18,8 @@ const POLICY = ['discovery/', 'policy/', 'models/'];
 const ADMIN = ['discovery/', 'admin/'];
 const ROUTING = ['discovery/', 'routing/'];
 const PASSTHROUGH = ['discovery/', 'passthrough/'];
+/** Cases that wait for expiries: run only where a mutant's areas name them. */
+const WAITING = new Set(['session/expiry', 'passthrough/expired-credential']);
 
 /** `profile`: the profile the aimed-at case belongs to, when not core (it is run with core and must fail). */
 const TABLE: Array<[string, { want: string[]; areas: string[]; profile?: string }]> = [
@@ -66,6 +69,14 @@ const TABLE: Array<[string, { want: string[]; areas: string[]; profile?: string 
     'bedrock-count-in-anthropic-shape',
     { want: ['passthrough/bedrock-count-tokens'], areas: PASSTHROUGH, profile: 'passthrough' },
   ],
+  [
+    'accepts-expired-on-passthrough',
+    {
+      want: ['passthrough/expired-credential'],
+      areas: ['discovery/', 'passthrough/expired-credential'],
+      profile: 'passthrough',
+    },
+  ],
   // Its rawPredict paths include count-tokens:rawPredict, whose errors are Google's too (PASSTHROUGH-9).
   [
     'vertex-errors-in-anthropic-envelope',
@@ -85,7 +96,9 @@ describe('mutants are caught by exactly the case aimed at them', () => {
       seed: 20260101,
       outDir: null,
       keepWorkDir: false,
-      cases: allCases.filter((c) => c.id !== 'session/expiry' && areas.some((a) => c.id.startsWith(a))),
+      cases: allCases.filter((c) =>
+        WAITING.has(c.id) ? areas.includes(c.id) : areas.some((a) => c.id.startsWith(a)),
+      ),
     });
     const failed = report.cases.filter((c) => c.result !== 'pass').map((c) => c.id);
     expect(

@@ -33,6 +33,7 @@ import modelAliases from './models/aliases.ts';
 import getModel from './models/get-model.ts';
 import modelList from './models/list.ts';
 import modelPaging from './models/paging.ts';
+import passthroughExpiredCredential from './passthrough/expired-credential.ts';
 import { passthroughCases } from './passthrough/index.ts';
 import policyAllowlist from './policy/allowlist.ts';
 import clientEnvironment from './policy/client-environment.ts';
@@ -123,7 +124,8 @@ export const allCases = createRegistry([
   adminRevokeSessions,
   ...routingCases,
   ...passthroughCases,
-  // Last: locks its own address out, then the case that waited for expiries since the run started.
+  // Last: locks its own address out, then the cases that waited for expiries since the run started.
   userCodeBruteForce,
   expiry,
+  passthroughExpiredCredential,
 ]);

@@ -30,8 +30,8 @@ export interface BufferedResponse {
 }
 
 export interface ProxyOptions {
-  /** Rewrites the request headers before forwarding (Host is set to the target afterwards). */
-  requestHeaders?: (headers: RawHeaders) => RawHeaders;
+  /** Rewrites the request headers before forwarding (Host is set to the target afterwards); `path`: the URL's path. */
+  requestHeaders?: (headers: RawHeaders, path: string) => RawHeaders;
   /** Rewrites the response headers before relaying. */
   responseHeaders?: (headers: RawHeaders) => RawHeaders;
   /** Collect a text/event-stream response completely before sending any of it (the `buffers-sse` fault). */
@@ -165,7 +165,7 @@ export async function startProxy(target: string, options: ProxyOptions = {}): Pr
     }
     const to = new URL(req.url ?? '/', proxy.target);
     let headers = pairs(req.rawHeaders).filter(([n]) => n.toLowerCase() !== 'host');
-    headers = [['host', to.host], ...(options.requestHeaders?.(headers) ?? headers)];
+    headers = [['host', to.host], ...(options.requestHeaders?.(headers, to.pathname) ?? headers)];
     let responded = false;
     const upstream = httpRequest(to, {
       method: req.method,
