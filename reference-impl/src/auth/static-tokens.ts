@@ -7,7 +7,7 @@
  * sent in both). Comparison is constant-time: every configured token is compared (as SHA-256 digests, so lengths
  * never leak) without an early exit.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { StaticTokenConfig } from '../config/load.ts';
 import { GatewayError } from '../errors.ts';
@@ -22,8 +22,9 @@ export interface StaticTokenAuthenticator {
 const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
 const CHALLENGE = { 'www-authenticate': 'Bearer realm="ocg"' };
 
+/** One-shot (no Hash object per request): this runs on every request that presents a static token. */
 function digest(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest();
+  return hash('sha256', value, 'buffer');
 }
 
 /** The credentials a request presents, in header order of precedence. */
