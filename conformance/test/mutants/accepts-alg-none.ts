@@ -4,17 +4,11 @@
  * its JWT library accept unsecured tokens would behave.
  */
 import type { RawHeaders } from './proxy.ts';
-import { clientBearer, inFront } from './wrap.ts';
+import { clientBearer, inFront, jwtPart, withClientBearer } from './wrap.ts';
 
 function algOf(token: string): string | undefined {
-  const [header] = token.split('.');
-  if (!header || !token.includes('.')) return undefined;
-  try {
-    const alg = (JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as { alg?: unknown }).alg;
-    return typeof alg === 'string' ? alg : undefined;
-  } catch {
-    return undefined;
-  }
+  const alg = jwtPart(token, 0)?.alg;
+  return typeof alg === 'string' ? alg : undefined;
 }
 
 let lastSigned: string | undefined;
@@ -26,12 +20,6 @@ export default inFront('mutant:accepts-alg-none', {
     const alg = algOf(bearer);
     if (alg !== undefined && alg.toLowerCase() !== 'none') lastSigned = bearer;
     if (alg?.toLowerCase() !== 'none' || lastSigned === undefined) return headers;
-    const signed = lastSigned;
-    return headers.map(([n, v]): [string, string] => {
-      const name = n.toLowerCase();
-      if (name === 'authorization') return [n, `Bearer ${signed}`];
-      if (name === 'x-api-key') return [n, signed];
-      return [n, v];
-    });
+    return withClientBearer(headers, lastSigned);
   },
 });

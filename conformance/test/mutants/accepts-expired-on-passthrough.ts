@@ -5,20 +5,14 @@
  * Messages API still refuses it.
  */
 import type { RawHeaders } from './proxy.ts';
-import { clientBearer, inFront } from './wrap.ts';
+import { clientBearer, inFront, jwtPart, withClientBearer } from './wrap.ts';
 
 const PASSTHROUGH_PATH = /^\/(model\/|v1\/projects\/)/;
 
-/** The JWT's `exp` (epoch seconds), if it is a JWT with one. */
-function expOf(token: string): number | undefined {
-  const payload = token.split('.')[1];
-  if (!payload) return undefined;
-  try {
-    const exp = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp?: unknown }).exp;
-    return typeof exp === 'number' ? exp : undefined;
-  } catch {
-    return undefined;
-  }
+/** The JWT's `exp` in epoch ms, if it is a JWT with one. */
+function expiresAt(token: string): number | undefined {
+  const exp = jwtPart(token, 1)?.exp;
+  return typeof exp === 'number' ? exp * 1000 : undefined;
 }
 
 let lastFresh: string | undefined;
@@ -26,21 +20,14 @@ let lastFresh: string | undefined;
 export default inFront('mutant:accepts-expired-on-passthrough', {
   requestHeaders: (headers: RawHeaders, path: string): RawHeaders => {
     const bearer = clientBearer(headers);
-    if (bearer === undefined) return headers;
-    const exp = expOf(bearer);
+    const exp = bearer === undefined ? undefined : expiresAt(bearer);
     if (exp === undefined) return headers;
-    if (exp * 1000 > Date.now()) {
+    if (exp > Date.now()) {
       lastFresh = bearer;
       return headers;
     }
     if (!PASSTHROUGH_PATH.test(path) || lastFresh === undefined) return headers;
-    if ((expOf(lastFresh) ?? 0) * 1000 <= Date.now()) return headers;
-    const fresh = lastFresh;
-    return headers.map(([n, v]): [string, string] => {
-      const name = n.toLowerCase();
-      if (name === 'authorization') return [n, `Bearer ${fresh}`];
-      if (name === 'x-api-key') return [n, fresh];
-      return [n, v];
-    });
+    if ((expiresAt(lastFresh) ?? 0) <= Date.now()) return headers;
+    return withClientBearer(headers, lastFresh);
   },
 });

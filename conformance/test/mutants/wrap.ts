@@ -63,6 +63,28 @@ export function clientBearer(headers: RawHeaders): string | undefined {
   return undefined;
 }
 
+/** The request headers with the client's bearer (`authorization: Bearer …` and `x-api-key`) replaced by `token`. */
+export function withClientBearer(headers: RawHeaders, token: string): RawHeaders {
+  return headers.map(([n, v]): [string, string] => {
+    const name = n.toLowerCase();
+    if (name === 'authorization') return [n, `Bearer ${token}`];
+    if (name === 'x-api-key') return [n, token];
+    return [n, v];
+  });
+}
+
+/** One part of a JWT (0: header, 1: payload) as JSON, or undefined when `token` is not a JWT with that part. */
+export function jwtPart(token: string, index: 0 | 1): Record<string, unknown> | undefined {
+  const part = token.includes('.') ? token.split('.')[index] : undefined;
+  if (!part) return undefined;
+  try {
+    const json: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    return typeof json === 'object' && json !== null ? (json as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * A mutant whose proxy sits between the gateway and the mock upstream; it may use the bearer the client last sent
  * on a bearer endpoint (a transparent recording proxy in front of the gateway sees it).
