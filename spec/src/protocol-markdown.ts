@@ -182,23 +182,33 @@ export function renderProtocolMarkdownFrom(
   const typeDesc = isRecord(detail.type) ? str(detail.type.description) : '';
   if (typeDesc) out.push(`Error types: ${cell(typeDesc)}`, '');
 
-  // SSE events
-  out.push('## Streaming events (`text/event-stream`)', '');
+  // Streams, one section per AsyncAPI channel, with the messages it carries.
+  out.push('## Streaming answers', '');
   const channels = isRecord(asyncapi.channels) ? asyncapi.channels : {};
-  for (const ch of Object.values(channels)) {
-    if (isRecord(ch) && str(ch.description)) out.push(paragraph(str(ch.description)), '');
-  }
-  out.push('| Event | Payload schema | Description |', '|---|---|---|');
   const messages =
     isRecord(asyncapi.components) && isRecord(asyncapi.components.messages)
       ? asyncapi.components.messages
       : {};
-  for (const [key, m] of Object.entries(messages)) {
-    if (!isRecord(m)) continue;
-    const payloadName = refName(m.payload) ?? '—';
-    out.push(`| \`${str(m.name) || key}\` | \`${payloadName}\` | ${cell(str(m.summary))} |`);
+  for (const [id, ch] of Object.entries(channels)) {
+    if (!isRecord(ch)) continue;
+    out.push(`### ${str(ch.title) || id} (\`${str(ch.address)}\`)`, '');
+    if (str(ch.description)) out.push(paragraph(str(ch.description)), '');
+    out.push('| Message | Payload schema | Description |', '|---|---|---|');
+    const carried = isRecord(ch.messages) ? ch.messages : {};
+    for (const [key, ref] of Object.entries(carried)) {
+      const name = refName(ref);
+      const m = name === undefined ? ref : messages[name];
+      if (!isRecord(m)) continue;
+      // A payload defined in place (the Bedrock frames) has no component name: its members are listed instead.
+      const payload =
+        refName(m.payload) ??
+        (isRecord(m.payload) && isRecord(m.payload.properties)
+          ? `{${Object.keys(m.payload.properties).join(', ')}}`
+          : '—');
+      out.push(`| \`${str(m.name) || key}\` | \`${payload}\` | ${cell(str(m.summary))} |`);
+    }
+    out.push('');
   }
-  out.push('');
 
   // Requirements
   out.push('## Requirements', '');

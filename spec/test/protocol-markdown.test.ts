@@ -38,6 +38,24 @@ describe('renderProtocolMarkdown', () => {
     }
   });
 
+  it('describes each stream with the messages it carries', async () => {
+    const md = await renderProtocolMarkdown();
+    const section = (title: string) => {
+      const start = md.indexOf(`### ${title} (`);
+      expect(start, title).toBeGreaterThan(-1);
+      const end = md.indexOf('\n#', start + 1);
+      return md.slice(start, end === -1 ? undefined : end);
+    };
+    const vertex = section('Vertex pass-through stream');
+    expect(vertex).toContain(':streamRawPredict`)');
+    expect(vertex).toContain('| `content_block_delta` | `ContentBlockDeltaEvent` |');
+    const bedrock = section('Bedrock pass-through event stream');
+    expect(bedrock).toContain('(`/model/{model_id}/invoke-with-response-stream`)');
+    expect(bedrock).toContain('| `chunk` | `{bytes, p}` |');
+    expect(bedrock).toContain('| `exception` | `{message}` |');
+    expect(bedrock).not.toContain('`message_start`');
+  });
+
   it('is deterministic', async () => {
     const { renderProtocolMarkdownFrom } = await import('../src/protocol-markdown.ts');
     const { loadAsyncApi, loadOpenApi } = await import('../src/index.ts');
