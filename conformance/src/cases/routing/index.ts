@@ -2,6 +2,7 @@
 import type { ConformanceCase } from '../../runner/types.ts';
 import { boundedAttempts, retryAfter } from './attempts.ts';
 import clientDisconnect from './client-disconnect.ts';
+import connectionReuse from './connection-reuse.ts';
 import credentials from './credentials.ts';
 import errorMessage from './error-message.ts';
 import { failoverCases } from './failover.ts';
@@ -25,6 +26,7 @@ export const routingCases: ConformanceCase[] = [
   midStream,
   malformedEvent,
   messageStop,
+  connectionReuse,
   clientDisconnect,
   flappingTarget,
   providerFailover,
