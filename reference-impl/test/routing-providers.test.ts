@@ -223,7 +223,7 @@ describe('Vertex target, then Bedrock', () => {
   });
 });
 
-describe('a clean stream leaves its upstream connection reusable', () => {
+describe('a clean stream leaves its upstream connection reusable (ROUTING-16)', () => {
   // Cutting the upstream after message_stop would cost every next stream a new TCP (and TLS) connection.
   it.each<
     [string, () => { upstream: Upstream; model?: string }, () => MockBedrock | MockAnthropic | MockVertex]

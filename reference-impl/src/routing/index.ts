@@ -1,6 +1,6 @@
 /**
  * Model routing, retries, failover and circuit breakers: `createRouter(routes, options)`
- * and the route table built from config (`routesFromConfig`). See ./route.ts for the behaviour (ROUTING-1…15).
+ * and the route table built from config (`routesFromConfig`). See ./route.ts for the behaviour (ROUTING-1…16).
  */
 export { type BreakerOptions, type BreakerSnapshot, type BreakerState, CircuitBreaker } from './breaker.ts';
 export {

@@ -11,7 +11,8 @@
  *   client saw nothing of it.
  * - After release the stream is relayed with back-pressure, the events of one upstream chunk as one buffer (one
  *   client write per upstream read); relay.ts writes them without parsing them again (`framed`). A malformed event is dropped and logged
- *   (ROUTING-8); `message_stop` ends the client's stream and aborts the upstream even if it stays open (ROUTING-9); a
+ *   (ROUTING-8); `message_stop` ends the client's stream even if the upstream stays open (ROUTING-9), and the upstream
+ *   gets `stopGraceMs` to end its body so its connection is reused, else it is cut (ROUTING-16); a
  *   cut or a stall past the idle limit ends it with an SSE `error` event and marks the request failed (ROUTING-7).
  * - Triggers and non-retryable 4xx: ./classify.ts (ROUTING-2, ROUTING-3, ROUTING-10, ROUTING-11). Attempts are bounded
  *   per target and per request; retries of one target are spaced by exponential backoff with jitter or the
