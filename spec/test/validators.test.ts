@@ -146,6 +146,7 @@ describe('the spec matches the contract', () => {
       ['ADMIN-3', 'MUST', 'admin'],
       ['ADMIN-4', 'MUST', 'admin'],
       ...Array.from({ length: 15 }, (_, i) => [`ROUTING-${i + 1}`, 'MUST', 'routing']),
+      ['ROUTING-16', 'SHOULD', 'routing'],
       ...Array.from({ length: 6 }, (_, i) => [`PASSTHROUGH-${i + 1}`, 'MUST', 'bedrock-passthrough']),
       ['PASSTHROUGH-7', 'MUST', 'vertex-passthrough'],
       ['PASSTHROUGH-8', 'MUST', 'bedrock-passthrough'],
