@@ -124,6 +124,14 @@ export function upstreamJson(request: RecordedRequest): unknown {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * When an access token issued as `tokens` is past every tolerance (epoch ms): its expiry, the gateway's clock skew
+ * and 1.5 s of margin for the two clocks and the request in flight.
+ */
+export function accessTokenExpiredAt(ctx: CaseContext, tokens: { readonly expiresAt: number }): number {
+  return tokens.expiresAt + ctx.gateway.clockToleranceS * 1000 + 1500;
+}
+
 /** Reads a response to its end (events for a stream, text otherwise); returns the event names of a stream. */
 export async function drain(res: GatewayResponse): Promise<string[]> {
   if (/^text\/event-stream\b/i.test(res.contentType ?? '')) {

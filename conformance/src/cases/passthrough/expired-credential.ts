@@ -5,12 +5,12 @@
  * `vertex-passthrough` — `401 UNAUTHENTICATED` in Google's envelope on rawPredict; no upstream is contacted.
  *
  * The token is issued in `prepare`, right after the gateway starts, and shown to work there; after the wait a
- * request with the runner's fresh token is answered first, so the refusals are down to the token's age alone. The runner puts the case last, beside session/expiry, so its waiting overlaps the other
- * cases.
+ * request with the runner's fresh token is answered first, so the refusals are down to the token's age alone. The
+ * runner puts the case last, beside session/expiry, so its waiting overlaps the other cases.
  */
 import { defineCase } from '../../runner/types.ts';
 import type { TokenSet } from '../../signin/driver.ts';
-import { sleep } from '../support.ts';
+import { accessTokenExpiredAt, sleep } from '../support.ts';
 import {
   bedrockBody,
   expectBedrockError,
@@ -54,7 +54,7 @@ export default defineCase({
       return;
     }
     const { tokens } = prepared;
-    const expired = tokens.expiresAt + ctx.gateway.clockToleranceS * 1000 + 1500;
+    const expired = accessTokenExpiredAt(ctx, tokens);
     if (expired - Date.now() > TIMEOUT_MS - 15_000) {
       ctx.note(
         `expiry not observed: expires_in ${tokens.expiresIn} s + skew ${ctx.gateway.clockToleranceS} s is longer than the case can wait`,

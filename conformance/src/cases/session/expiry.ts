@@ -8,7 +8,7 @@ import { expectThat } from '../../errors.ts';
 import { defineCase } from '../../runner/types.ts';
 import type { DeviceAuthorization, TokenSet } from '../../signin/driver.ts';
 import { describePage } from '../../signin/driver.ts';
-import { sleep } from '../support.ts';
+import { accessTokenExpiredAt, sleep } from '../support.ts';
 import { expectOAuthError, expectRefusedProbe, probeBearer } from './support.ts';
 
 interface Prepared {
@@ -34,7 +34,7 @@ export default defineCase({
     const budget = TIMEOUT_MS - 15_000;
     const started = Date.now();
     const deviceExpired = device.issuedAt + device.expiresIn * 1000 + 1500;
-    const tokenExpired = tokens.expiresAt + ctx.gateway.clockToleranceS * 1000 + 1500;
+    const tokenExpired = accessTokenExpiredAt(ctx, tokens);
 
     if (deviceExpired - started <= budget) {
       await sleep(Math.max(0, deviceExpired - Date.now()));
