@@ -5,7 +5,7 @@
  * the same mock as the floor, both relative to a direct call in the same round. See bench/README.md.
  *
  *   npm run bench:providers [-- --rounds 9 --duration 1 --warmup 1 --connections 1,16 --rates 200
- *                              --kinds anthropic,bedrock,vertex --bedrock-auth api-key|sigv4
+ *                              --interleaved c1,c16,r200 --kinds anthropic,bedrock,vertex --bedrock-auth api-key|sigv4
  *                              --quick --log-level warn --database <url> --out bench/results --keep-tmp]
  */
 import { spawnSync } from 'node:child_process';
@@ -42,6 +42,7 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     connections: { type: 'string', default: '1,16' },
     rates: { type: 'string', default: '200' },
+    interleaved: { type: 'string', default: 'c1,c16,r200' },
     'bedrock-auth': { type: 'string', default: 'api-key' },
     kinds: { type: 'string', default: 'anthropic,bedrock,vertex' },
     'log-level': { type: 'string', default: 'warn' },
@@ -60,6 +61,8 @@ if (args.help) {
   --connections LIST  closed loop: streams kept in flight (default 1,16)
   --rates LIST        paced: streams started per second, open loop, at most ${PACED_MAX_IN_FLIGHT} in flight (default 200;
                       "" for none)
+  --interleaved LIST  loads also measured with the three targets interleaved request by request in one client
+                      (cN or rN; N is then over all three; default c1,c16,r200; "" for none)
   --bedrock-auth A    how the gateway authenticates to the Bedrock mock: api-key (default; what the direct call and
                       the bare proxy use, so all three cost the mock the same) or sigv4 (the mock verifies signatures)
   --kinds LIST        provider kinds (default anthropic,bedrock,vertex)
@@ -89,16 +92,38 @@ const rates = args.rates
   .split(',')
   .filter((r) => r.trim() !== '')
   .map((r) => Number(r.trim()));
-/** One load: closed loop with N in flight (`c16`), or paced at N streams a second (`r200`). */
+/**
+ * One load: closed loop with N in flight (`c16`), or paced at N streams a second (`r200`). Interleaved (`c1i`,
+ * `c16i`, `r200i`): the three targets share one client, which sends to them in turn (bench/lib/content-client.ts),
+ * so they are measured under the same machine conditions instead of one after the other; N is then over all three
+ * (`c16i`: 16 streams in flight in all, `r200i`: 200 started a second in all).
+ */
 interface Load {
   label: string;
   connections: number;
   rate: number | null;
+  interleaved: boolean;
 }
 const loads: Load[] = [
-  ...connectionCounts.map((c) => ({ label: `c${c}`, connections: c, rate: null })),
-  ...rates.map((r) => ({ label: `r${r}`, connections: PACED_MAX_IN_FLIGHT, rate: r })),
+  ...connectionCounts.map((c) => ({ label: `c${c}`, connections: c, rate: null, interleaved: false })),
+  ...rates.map((r) => ({ label: `r${r}`, connections: PACED_MAX_IN_FLIGHT, rate: r, interleaved: false })),
 ];
+const interleavedLoads: Load[] = [];
+for (const spec of args.interleaved.split(',').map((l) => l.trim())) {
+  if (spec === '') continue;
+  const m = /^([cr])([1-9]\d*)$/.exec(spec);
+  if (!m) {
+    console.error(`invalid --interleaved: ${spec} (cN or rN)`);
+    process.exit(2);
+  }
+  const n = Number(m[2]);
+  interleavedLoads.push(
+    m[1] === 'c'
+      ? { label: `c${n}i`, connections: n, rate: null, interleaved: true }
+      : { label: `r${n}i`, connections: PACED_MAX_IN_FLIGHT, rate: n, interleaved: true },
+  );
+}
+loads.push(...interleavedLoads);
 const bedrockAuth = args['bedrock-auth'];
 if (bedrockAuth !== 'api-key' && bedrockAuth !== 'sigv4') {
   console.error('--bedrock-auth: api-key or sigv4');
@@ -301,70 +326,129 @@ const pids: { mock: Partial<Record<Kind, number>>; bare: Partial<Record<Kind, nu
   bare: {},
 };
 
-async function runClient(t: Target, load: Pick<Load, 'connections' | 'rate'>, seconds: number) {
-  const clientArgs = [join(benchDir, 'lib', 'content-client.ts'), '--url', t.url, '--path', t.path];
-  clientArgs.push('--body-file', t.bodyFile, '--format', t.format);
+/** What content-client.ts reports for one target. */
+interface ClientResult {
+  firstContentUs: Percentiles;
+  totalUs: Percentiles;
+  requests: number;
+  errors: number;
+  firstError: string | null;
+}
+
+/**
+ * Runs the content client against one target, or against several interleaved request by request (their results by
+ * target name).
+ */
+async function runClient(ts: Target[], load: Pick<Load, 'connections' | 'rate'>, seconds: number) {
+  const clientArgs = [join(benchDir, 'lib', 'content-client.ts')];
+  const one = ts.length === 1 ? (ts[0] as Target) : null;
+  if (one) {
+    clientArgs.push(
+      '--url',
+      one.url,
+      '--path',
+      one.path,
+      '--body-file',
+      one.bodyFile,
+      '--format',
+      one.format,
+    );
+    for (const h of one.headers) clientArgs.push('--header', h);
+  } else {
+    const file = join(workDir, `targets-${ts.map((t) => `${t.kind}-${t.name}`).join('-')}.json`);
+    writeFileSync(
+      file,
+      JSON.stringify(
+        ts.map((t) => ({
+          name: t.name,
+          url: t.url,
+          path: t.path,
+          bodyFile: t.bodyFile,
+          format: t.format,
+          headers: t.headers,
+        })),
+      ),
+    );
+    clientArgs.push('--targets-file', file);
+  }
   clientArgs.push('--connections', String(load.connections), '--duration', String(seconds));
   if (load.rate !== null) clientArgs.push('--rate', String(load.rate));
-  for (const h of t.headers) clientArgs.push('--header', h);
   const { code, stdout, stderr } = await runToEnd(node, clientArgs, { env: childEnv });
   const line = stdout.split('\n').find((l) => l.startsWith('{'));
   if (code !== 0 || !line) throw new Error(`content client failed (code ${code}): ${stderr.trim()}`);
-  return JSON.parse(line) as {
-    firstContentUs: Percentiles;
-    totalUs: Percentiles;
-    requests: number;
-    errors: number;
+  const parsed = JSON.parse(line) as (ClientResult | { targets: Record<string, ClientResult> }) & {
     late: number;
-    firstError: string | null;
     durationUs: number;
   };
+  const byTarget = new Map<TargetName, ClientResult>(
+    'targets' in parsed
+      ? Object.entries(parsed.targets).map(([name, r]) => [name as TargetName, r])
+      : [[(one as Target).name, parsed]],
+  );
+  return { byTarget, late: parsed.late, durationUs: parsed.durationUs };
 }
 
-async function measure(t: Target, load: Load, round: number): Promise<Measurement> {
+/**
+ * One measurement of `load`: of one target, or of all three interleaved in one client run (3 × `--duration`, so that
+ * each gets about as many streams as alone). CPU per stream: the mock's over every stream of the run, the bare
+ * proxy's and the gateway's (and the database's) over the streams that went through them.
+ */
+async function measure(ts: Target[], load: Load, round: number): Promise<Measurement[]> {
+  const kind = (ts[0] as Target).kind;
   const read = () => ({
-    mock: cpuMicros(pids.mock[t.kind]),
-    bare: cpuMicros(pids.bare[t.kind]),
+    mock: cpuMicros(pids.mock[kind]),
+    bare: cpuMicros(pids.bare[kind]),
     gateway: cpuMicros(pids.gateway),
     database: localPostgres ? cpuMicrosNamed('postgres') : null,
   });
   const before = read();
-  const r = await runClient(t, load, durationS);
+  const r = await runClient(ts, load, durationS * ts.length);
   const after = read();
-  const per = (k: 'mock' | 'bare' | 'gateway' | 'database') => {
-    const a = after[k];
-    const b = before[k];
-    return a === null || b === null || r.requests === 0 ? null : (a - b) / r.requests;
-  };
-  const m: Measurement = {
-    round,
-    kind: t.kind,
-    load: load.label,
-    connections: load.connections,
-    rate: load.rate,
-    target: t.name,
-    firstContentUs: r.firstContentUs,
-    totalUs: r.totalUs,
-    requests: r.requests,
-    errors: r.errors,
-    late: r.late,
-    firstError: r.firstError,
-    requestsPerSecond: r.durationUs > 0 ? (r.requests * 1e6) / r.durationUs : 0,
-    cpuUsPerRequest: { mock: per('mock'), bare: per('bare'), gateway: per('gateway') },
-    databaseCpuUsPerRequest: per('database'),
-  };
-  log(
-    `round ${round} ${t.kind.padEnd(9)} ${load.label.padEnd(5)} ${t.name.padEnd(7)} first content p50 ` +
-      `${(m.firstContentUs.p50 / 1000).toFixed(3)} ms p99 ${(m.firstContentUs.p99 / 1000).toFixed(3)} ms  ` +
-      `${Math.round(m.requestsPerSecond)} streams/s` +
-      (t.name === 'direct' ? '' : `  cpu ${Math.round(m.cpuUsPerRequest[t.name] ?? Number.NaN)} µs/stream`) +
-      (t.name === 'gateway' && m.databaseCpuUsPerRequest !== null
-        ? ` + database ${Math.round(m.databaseCpuUsPerRequest)}`
-        : '') +
-      (m.late > 0 ? `  late starts ${m.late}` : '') +
-      (m.errors > 0 ? `  ERRORS ${m.errors}: ${m.firstError}` : ''),
-  );
-  return m;
+  const all = [...r.byTarget.values()].reduce((n, x) => n + x.requests, 0);
+  const out: Measurement[] = [];
+  for (const t of ts) {
+    const own = r.byTarget.get(t.name);
+    if (!own) throw new Error(`content client reported nothing for ${t.kind} ${t.name}`);
+    const streamsThrough = (name: TargetName) => (r.byTarget.get(name) ?? own).requests;
+    const per = (k: 'mock' | 'bare' | 'gateway' | 'database') => {
+      const a = after[k];
+      const b = before[k];
+      const n = k === 'mock' ? all : streamsThrough(k === 'database' ? 'gateway' : k);
+      return a === null || b === null || n === 0 ? null : (a - b) / n;
+    };
+    const m: Measurement = {
+      round,
+      kind,
+      load: load.label,
+      connections: load.connections,
+      rate: load.rate,
+      target: t.name,
+      firstContentUs: own.firstContentUs,
+      totalUs: own.totalUs,
+      requests: own.requests,
+      errors: own.errors,
+      late: r.late,
+      firstError: own.firstError,
+      requestsPerSecond: r.durationUs > 0 ? (own.requests * 1e6) / r.durationUs : 0,
+      cpuUsPerRequest: { mock: per('mock'), bare: per('bare'), gateway: per('gateway') },
+      databaseCpuUsPerRequest: per('database'),
+    };
+    log(
+      `round ${round} ${kind.padEnd(9)} ${load.label.padEnd(6)} ${t.name.padEnd(7)} first content p50 ` +
+        `${(m.firstContentUs.p50 / 1000).toFixed(3)} ms p99 ${(m.firstContentUs.p99 / 1000).toFixed(3)} ms  ` +
+        `${Math.round(m.requestsPerSecond)} streams/s` +
+        (t.name === 'direct'
+          ? ''
+          : `  cpu ${Math.round(m.cpuUsPerRequest[t.name] ?? Number.NaN)} µs/stream`) +
+        (t.name === 'gateway' && m.databaseCpuUsPerRequest !== null
+          ? ` + database ${Math.round(m.databaseCpuUsPerRequest)}`
+          : '') +
+        (m.late > 0 ? `  late starts ${m.late}` : '') +
+        (m.errors > 0 ? `  ERRORS ${m.errors}: ${m.firstError}` : ''),
+    );
+    out.push(m);
+  }
+  return out;
 }
 
 interface Summary {
@@ -461,7 +545,11 @@ function renderMarkdown(
     `Machine: ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}; load average at start ` +
       `${machine.loadAvgStart.map((l) => l.toFixed(2)).join(' / ')}, at end ${machine.loadAvgEnd.map((l) => l.toFixed(2)).join(' / ')} (1/5/15 min; the machine is shared).`,
     `Parameters: ${rounds} round(s) × ${durationS} s per measurement, loads ${loads.map((l) => l.label).join(', ')} ` +
-      `(cN: N streams kept in flight, closed loop; rN: N streams started a second, open loop, at most ${PACED_MAX_IN_FLIGHT} in flight), ` +
+      `(cN: N streams kept in flight, closed loop; rN: N streams started a second, open loop, at most ${PACED_MAX_IN_FLIGHT} in flight` +
+      (interleavedLoads.length > 0
+        ? `; ${interleavedLoads.map((l) => l.label).join(', ')}: the same with direct, bare and gateway interleaved request by request in one client, order rotating, N then being over all three (streams in flight, or started a second), ${durationS * TARGETS.length} s per measurement`
+        : '') +
+      '), ' +
       `the conformance kit's mocks with no artificial delay, gateway log level ${args['log-level']}, ` +
       `${args.database ? 'database given by --database' : 'embedded PGlite'}, gateway → Bedrock mock auth ${bedrockAuth === 'sigv4' ? 'SigV4 (the direct call and the bare proxy use the Bedrock API key)' : 'Bedrock API key (as the direct call and the bare proxy)'}.`,
     '',
@@ -588,9 +676,11 @@ async function main(): Promise<number> {
   // Sanity check and warm-up in one: every target must stream content without an error.
   const maxConns = Math.max(1, ...connectionCounts);
   for (const t of targets.values()) {
-    const r = await runClient(t, { connections: maxConns, rate: null }, Math.max(1, warmupS));
-    if (r.errors > 0 || r.requests === 0) {
-      throw new Error(`${t.kind} ${t.name}: warm-up failed (${r.errors} errors): ${r.firstError}`);
+    const r = (
+      await runClient([t], { connections: maxConns, rate: null }, Math.max(1, warmupS))
+    ).byTarget.get(t.name);
+    if (!r || r.errors > 0 || r.requests === 0) {
+      throw new Error(`${t.kind} ${t.name}: warm-up failed (${r?.errors} errors): ${r?.firstError}`);
     }
   }
   log('every target streamed content in the warm-up');
@@ -599,9 +689,16 @@ async function main(): Promise<number> {
   for (let round = 1; round <= rounds; round++) {
     const order = TARGETS.map((_, i) => TARGETS[(i + round - 1) % TARGETS.length] as TargetName);
     for (const kind of kinds) {
+      const of = (name: TargetName) => targets.get(`${kind}/${name}`) as Target;
       for (const load of loads) {
+        if (load.interleaved) {
+          // One client for all three, which rotates the order itself (the round's order only picks who leads).
+          measurements.push(...(await measure(order.map(of), load, round)));
+          await sleep(200);
+          continue;
+        }
         for (const name of order) {
-          measurements.push(await measure(targets.get(`${kind}/${name}`) as Target, load, round));
+          measurements.push(...(await measure([of(name)], load, round)));
           await sleep(200);
         }
       }
@@ -647,6 +744,7 @@ async function main(): Promise<number> {
       warmupS,
       connections: connectionCounts,
       rates,
+      interleaved: interleavedLoads.map((l) => l.label),
       pacedMaxInFlight: PACED_MAX_IN_FLIGHT,
       bedrockAuth,
       kinds,
