@@ -179,8 +179,9 @@ async function once(t: Target): Promise<void> {
   }
 }
 
-async function worker(): Promise<void> {
-  for (let i = 0; performance.now() < deadline; i++) await once(nth(i));
+/** Worker w starts w requests into the sequence, so the workers do not all begin on the same target and stay in step. */
+async function worker(w: number): Promise<void> {
+  for (let i = w; performance.now() < deadline; i++) await once(nth(i));
 }
 
 let late = 0;
@@ -202,7 +203,7 @@ async function paced(perSecond: number): Promise<void> {
   await Promise.all(inFlight);
 }
 
-if (rate === null) await Promise.all(Array.from({ length: connections }, () => worker()));
+if (rate === null) await Promise.all(Array.from({ length: connections }, (_, w) => worker(w)));
 else await paced(rate);
 const durationUs = Math.round((performance.now() - start) * 1000);
 await Promise.all(targets.map((t) => t.pool.close()));
