@@ -1,7 +1,7 @@
 /**
- * The `bedrock` kind behind the existing relay (relay.ts unchanged): what a client receives over HTTP and what the
- * request record gets (`ctx.facts` input/output tokens, error type) are the same as through the anthropic kind, and
- * Bedrock faults reach the client as Anthropic errors. (issue 4, not yet wired)
+ * The `bedrock` kind behind the router and relay.ts, as the inference handler wires them (`relayRouted`): what a
+ * client receives over HTTP and what the request record gets (`ctx.facts` input/output tokens, error type) are the
+ * same as through the anthropic kind, and Bedrock faults reach the client as Anthropic errors.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,11 +16,13 @@ import { parseSse } from '../../conformance/src/util/sse.ts';
 import { isGatewayError } from '../src/errors.ts';
 import type { RequestContext, RequestFacts } from '../src/http/context.ts';
 import { silentLogger } from '../src/log/logger.ts';
+import { createRouter, type Router } from '../src/routing/route.ts';
+import { relayRouted } from '../src/routing/serve.ts';
 import { createAnthropicUpstream, type Upstream } from '../src/upstream/anthropic.ts';
 import { createBedrockUpstream } from '../src/upstream/bedrock/index.ts';
-import { relayResponse } from '../src/upstream/relay.ts';
 
 const TIMEOUTS = { connectMs: 2000, firstByteMs: 5000, idleMs: 5000 };
+const MODEL = 'claude-sonnet-4-5';
 const conversation = {
   model: 'claude-sonnet-4-5',
   max_tokens: 64,
@@ -30,11 +32,12 @@ const conversation = {
 let bedrock: MockBedrock;
 let anthropic: MockAnthropic;
 let kinds: Record<'bedrock' | 'anthropic', Upstream>;
+let routers: Record<'bedrock' | 'anthropic', Router>;
 let server: Server;
 let base: string;
 let lastFacts: RequestFacts = {};
 
-/** A minimal gateway: POST /{kind}/v1/messages → upstream.send → relayResponse (errors rendered as GatewayError). */
+/** A minimal gateway: POST /{kind}/v1/messages → router (one target of that kind) → relay.ts; errors rendered. */
 beforeAll(async () => {
   bedrock = await startMockBedrock();
   anthropic = await startMockAnthropic();
@@ -71,16 +74,13 @@ beforeAll(async () => {
       facts,
     } as unknown as RequestContext;
     try {
-      const upstreamResponse = await kinds[kind].send({
+      await relayRouted(ctx, routers[kind], MODEL, {
         path: '/v1/messages',
         search: '',
         rawHeaders: req.rawHeaders,
         body: Buffer.concat(chunks),
-        signal: controller.signal,
         awaitsWholeAnswer: !(JSON.parse(Buffer.concat(chunks).toString()) as { stream?: boolean }).stream,
-        ...(kind === 'bedrock' ? { upstreamModel: 'anthropic.claude-sonnet-4-5-20250929-v1:0' } : {}),
       });
-      await relayResponse(ctx, upstreamResponse);
     } catch (err) {
       if (!isGatewayError(err)) throw err;
       facts.errorType = err.type;
@@ -100,6 +100,21 @@ afterAll(async () => {
 beforeEach(() => {
   bedrock.reset();
   anthropic.reset();
+  // Fresh routers: one test's failures do not open the next one's circuit breaker.
+  routers = {
+    bedrock: createRouter(
+      [
+        {
+          model: MODEL,
+          targets: [{ upstream: kinds.bedrock, model: 'anthropic.claude-sonnet-4-5-20250929-v1:0' }],
+        },
+      ],
+      { logger: silentLogger },
+    ),
+    anthropic: createRouter([{ model: MODEL, targets: [{ upstream: kinds.anthropic }] }], {
+      logger: silentLogger,
+    }),
+  };
 });
 
 async function post(kind: 'bedrock' | 'anthropic', body: unknown) {
@@ -108,14 +123,17 @@ async function post(kind: 'bedrock' | 'anthropic', body: unknown) {
     headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
     body: JSON.stringify(body),
   });
-  return { status: res.status, headers: res.headers, text: await res.text(), facts: { ...lastFacts } };
+  const text = await res.text();
+  // What the record says of the answer (which upstream and model answered differs between the two kinds).
+  const { inputTokens, outputTokens, errorType } = lastFacts;
+  return { status: res.status, headers: res.headers, text, facts: { inputTokens, outputTokens, errorType } };
 }
 
 function strip(value: unknown): unknown {
   return JSON.parse(JSON.stringify(value), (key, v) => (key === 'id' || key === 'model' ? undefined : v));
 }
 
-describe('bedrock kind through relay.ts', () => {
+describe('bedrock kind through the router and relay.ts', () => {
   it('a non-streaming answer and its recorded usage match the anthropic kind', async () => {
     const b = await post('bedrock', conversation);
     const a = await post('anthropic', conversation);
@@ -173,7 +191,8 @@ describe('bedrock kind through relay.ts', () => {
   ] as Array<{ script: MockBedrockScript; status: number; type: string }>)(
     'Bedrock $script.status reaches the client as $status $type',
     async ({ script, status, type }) => {
-      bedrock.enqueue({ ...script, message: 'arn:aws:iam::123456789012:role/x' });
+      // Every attempt the router makes gets it (429 and 503 are retried, then answered).
+      bedrock.enqueue({ ...script, message: 'arn:aws:iam::123456789012:role/x', times: 20 });
       const b = await post('bedrock', conversation);
       expect(b.status).toBe(status);
       const body = JSON.parse(b.text) as { error: { type: string; message: string } };

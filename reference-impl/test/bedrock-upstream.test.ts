@@ -3,29 +3,29 @@
  * and not, comes back exactly as the anthropic kind gets it from the Anthropic mock; the body is transformed for
  * Bedrock and SigV4-signed (the mock verifies the signature); betas move into the body; every Bedrock error maps to
  * its Anthropic status/type with a generic message; exception frames become SSE `error` events; corrupt frames end
- * the stream with an error, never garbage; a client abort aborts the upstream at once; after message_stop the
- * body may end on its own (connection reused) for a grace, then is cut; count_tokens and its 501.
+ * the stream with an error, never garbage; a client abort aborts the upstream at once; count_tokens and its 501.
+ * A streamed answer is read as the router reads it: each chunk of the body through the response's decoder (what the
+ * router then does after message_stop is in routing-providers.test.ts).
  */
-import { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
+import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type MockAnthropic, startMockAnthropic } from '../../conformance/src/mocks/anthropic/index.ts';
 import {
   chunkFrame,
-  type RecordedRequest as Exchange,
   type MockBedrock,
   type MockBedrockScript,
   startMockBedrock,
 } from '../../conformance/src/mocks/bedrock/index.ts';
 import { parseSse } from '../../conformance/src/util/sse.ts';
 import { createLogger, type Logger, silentLogger } from '../src/log/logger.ts';
-import { createAnthropicUpstream, type Upstream, type UpstreamRequest } from '../src/upstream/anthropic.ts';
-import { bedrockErrorCode } from '../src/upstream/bedrock/errors.ts';
 import {
-  type BedrockUsage,
-  STOP_GRACE_MS,
-  transcodeEventStream,
-} from '../src/upstream/bedrock/eventstream.ts';
+  createAnthropicUpstream,
+  type Upstream,
+  type UpstreamRequest,
+  type UpstreamResponse,
+} from '../src/upstream/anthropic.ts';
+import { bedrockErrorCode } from '../src/upstream/bedrock/errors.ts';
+import { type BedrockUsage, createEventStreamDecoder } from '../src/upstream/bedrock/eventstream.ts';
 import {
   type BedrockUpstreamConfig,
   type BedrockUpstreamResponse,
@@ -99,6 +99,37 @@ async function text(body: Readable): Promise<string> {
   return out;
 }
 
+/**
+ * What the router does with a Bedrock stream: every chunk of the body through the response's decoder, until the
+ * decoder says the stream is over. `error`: where the decoding (or the body) broke, after the events before it.
+ */
+async function decoded(res: UpstreamResponse): Promise<{ sse: string; error?: unknown }> {
+  const decoder = res.decoder;
+  if (decoder === undefined) throw new Error('a Bedrock stream comes with its decoder');
+  let sse = '';
+  try {
+    for await (const chunk of res.body) {
+      const d = decoder.push(chunk as Buffer);
+      for (const e of d.events) sse += e.raw.toString('utf8');
+      if (d.error !== undefined) return { sse, error: d.error };
+      if (d.end) {
+        res.body.destroy();
+        return { sse };
+      }
+    }
+    decoder.finish();
+    return { sse };
+  } catch (error) {
+    return { sse, error };
+  }
+}
+
+async function streamed(res: UpstreamResponse): Promise<string> {
+  const { sse, error } = await decoded(res);
+  if (error !== undefined) throw error;
+  return sse;
+}
+
 function events(sse: string): Array<{ event: string; data: Record<string, unknown> }> {
   return parseSse(sse).map((e) => ({ event: e.event, data: JSON.parse(e.data) as Record<string, unknown> }));
 }
@@ -157,7 +188,7 @@ describe('bedrock upstream: the same conversation as the anthropic kind', () => 
     const ref = await reference.send(request({ ...conversation, stream: true }, { upstreamModel: null }));
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
-    const sse = await text(res.body);
+    const sse = await streamed(res);
     const got = events(sse);
     const want = events(await text(ref.body)).filter((e) => e.event !== 'ping');
     expect(comparable(got)).toEqual(comparable(want));
@@ -180,66 +211,43 @@ describe('bedrock upstream: the same conversation as the anthropic kind', () => 
     });
   });
 
-  it('emits each event as its frame arrives (nothing waits for the end of the stream)', async () => {
+  it('decodes each event as its frame arrives (nothing waits for the end of the stream)', async () => {
     bedrock.enqueue({ holdAfter: 3 });
     const res = await upstream.send(request({ ...conversation, stream: true }));
+    const decoder = res.decoder as NonNullable<UpstreamResponse['decoder']>;
     const it = res.body[Symbol.asyncIterator]();
-    let seen = '';
-    while (parseSse(seen).length < 3) seen += ((await it.next()).value as Buffer).toString('utf8');
-    expect(parseSse(seen).map((e) => e.event)).toEqual([
-      'message_start',
-      'content_block_start',
-      'content_block_delta',
-    ]);
+    const seen: string[] = [];
+    while (seen.length < 3)
+      seen.push(...decoder.push((await it.next()).value as Buffer).events.map((e) => e.name));
+    expect(seen).toEqual(['message_start', 'content_block_start', 'content_block_delta']);
     bedrock.release();
     for (;;) {
       const { done, value } = await it.next();
       if (done) break;
-      seen += (value as Buffer).toString('utf8');
+      const d = decoder.push(value as Buffer);
+      seen.push(...d.events.map((e) => e.name));
+      if (d.end) break;
     }
-    expect(parseSse(seen).at(-1)?.event).toBe('message_stop');
+    expect(seen.at(-1)).toBe('message_stop');
+    res.body.destroy();
   });
 
-  /** message_start, message_stop, then a frame Bedrock would not send, held until release(): the body stays open. */
-  const openAfterStop: MockBedrockScript = {
-    frames: [
-      {
-        event: 'message_start',
-        data: {
-          type: 'message_start',
-          message: { id: 'msg_bdrk_1', type: 'message', role: 'assistant', content: [] },
-        },
-      },
-      { event: 'message_stop', data: { type: 'message_stop' } },
-      { event: 'ping', data: { type: 'ping' } },
-    ],
-    holdAfter: 2,
-  };
-
-  it('ends the stream at message_stop even if Bedrock keeps the connection open', async () => {
-    bedrock.enqueue(openAfterStop);
+  it('hands the router each event with its data parsed, so the router does not read the SSE text again', async () => {
     const res = await upstream.send(request({ ...conversation, stream: true }));
-    const got = events(await text(res.body));
-    expect(got.map((e) => e.event)).toEqual(['message_start', 'message_stop']);
-    // Given STOP_GRACE_MS to end on its own, then cut: a held connection is not kept for ever.
-    const seen = bedrock.requests[0] as Exchange;
-    const early = await Promise.race([seen.outcome, sleep(STOP_GRACE_MS / 2).then(() => 'open')]);
-    expect(early).toBe('open');
-    expect(await seen.outcome).toBe('client-closed');
-  });
-
-  it('lets Bedrock end its body after message_stop, so the next stream reuses the connection', async () => {
-    // The end of the body comes 100 ms after message_stop.
-    bedrock.enqueue(openAfterStop);
-    const res = await upstream.send(request({ ...conversation, stream: true }));
-    expect(events(await text(res.body)).map((e) => e.event)).toEqual(['message_start', 'message_stop']);
-    await sleep(100);
-    bedrock.release();
-    const first = bedrock.requests[0] as Exchange;
-    expect(await first.outcome).toBe('completed');
-    await sleep(20); // the end of the body reaches the gateway's side a moment after the mock wrote it
-    await text((await upstream.send(request({ ...conversation, stream: true }))).body);
-    expect(bedrock.requests[1]?.connection).toBe(first.connection);
+    const decoder = res.decoder as NonNullable<UpstreamResponse['decoder']>;
+    const all = [];
+    for await (const chunk of res.body) {
+      const d = decoder.push(chunk as Buffer);
+      all.push(...d.events);
+      if (d.end) break;
+    }
+    expect(all.length).toBeGreaterThan(3);
+    for (const e of all) {
+      expect(e.malformed).toBe(false);
+      expect(e.data?.type).toBe(e.name);
+      // The bytes the client gets say the same as the parsed data.
+      expect(events(e.raw.toString('utf8'))).toEqual([{ event: e.name, data: e.data }]);
+    }
   });
 });
 
@@ -566,7 +574,10 @@ describe('bedrock upstream: stream faults', () => {
       }),
     ]);
     const usage: BedrockUsage = {};
-    const out = await text(transcodeEventStream(Readable.from(split(frames)), silentLogger, usage));
+    const decoder = createEventStreamDecoder(silentLogger, usage);
+    let out = '';
+    for (const chunk of split(frames))
+      for (const e of decoder.push(chunk).events) out += e.raw.toString('utf8');
     expect(events(out).map((e) => e.data)).toEqual([
       { type: 'message_start', message: { id: 'm', usage: { input_tokens: 5, output_tokens: 1 } } },
       { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'hé\n"x"' } },
@@ -578,10 +589,8 @@ describe('bedrock upstream: stream faults', () => {
   it('refuses a frame with an impossible length prelude', async () => {
     const bad = Buffer.alloc(20);
     bad.writeUInt32BE(0xffffffff, 0);
-    const err = await text(transcodeEventStream(Readable.from([bad]), silentLogger, {})).catch(
-      (e: unknown) => e,
-    );
-    expect(err).toMatchObject({ code: 'ERR_UPSTREAM_PROTOCOL' });
+    const d = createEventStreamDecoder(silentLogger, {}).push(bad);
+    expect(d).toMatchObject({ events: [], end: true, error: { code: 'ERR_UPSTREAM_PROTOCOL' } });
   });
 
   it.each([
@@ -596,7 +605,7 @@ describe('bedrock upstream: stream faults', () => {
     async ({ exception, type }) => {
       bedrock.enqueue({ exceptionAfter: { after: 3, exception, message: 'account 123456789012 throttled' } });
       const res = await upstream.send(request({ ...conversation, stream: true }));
-      const got = events(await text(res.body));
+      const got = events(await streamed(res));
       expect(got.map((e) => e.event)).toEqual([
         'message_start',
         'content_block_start',
@@ -610,7 +619,7 @@ describe('bedrock upstream: stream faults', () => {
 
   it('an unmodeled error frame becomes an api_error event', async () => {
     bedrock.enqueue({ frames: [{ errorCode: 'InternalFailure', message: 'boom' }] });
-    const got = events(await text((await upstream.send(request({ ...conversation, stream: true }))).body));
+    const got = events(await streamed(await upstream.send(request({ ...conversation, stream: true }))));
     expect(got).toEqual([
       { event: 'error', data: { type: 'error', error: { type: 'api_error', message: expect.any(String) } } },
     ]);
@@ -619,10 +628,7 @@ describe('bedrock upstream: stream faults', () => {
   it('a CRC-corrupted frame fails the stream after the good events, never forwarding garbage', async () => {
     bedrock.enqueue({ corruptAt: 3 });
     const res = await upstream.send(request({ ...conversation, stream: true }));
-    let out = '';
-    const err = await (async () => {
-      for await (const chunk of res.body) out += (chunk as Buffer).toString('utf8');
-    })().catch((e: unknown) => e);
+    const { sse: out, error: err } = await decoded(res);
     expect(err).toMatchObject({ code: 'ERR_UPSTREAM_PROTOCOL' });
     expect(out.endsWith('\n\n')).toBe(true);
     expect(events(out).map((e) => e.event)).toEqual([
@@ -646,7 +652,7 @@ describe('bedrock upstream: stream faults', () => {
         ev('message_stop'),
       ],
     });
-    const got = events(await text((await upstream.send(request({ ...conversation, stream: true }))).body));
+    const got = events(await streamed(await upstream.send(request({ ...conversation, stream: true }))));
     expect(got.map((e) => e.event)).toEqual(['message_start', 'message_delta', 'message_stop']);
     expect(got[1]?.data.usage).toEqual({ output_tokens: 2, input_tokens: 3 });
   });
@@ -656,8 +662,8 @@ describe('bedrock upstream: stream faults', () => {
     const res = await make({ timeouts: { ...TIMEOUTS, idleMs: 300 } }).send(
       request({ ...conversation, stream: true }),
     );
-    const err = await text(res.body).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'UND_ERR_BODY_TIMEOUT' });
+    const { error } = await decoded(res);
+    expect(error).toMatchObject({ code: 'UND_ERR_BODY_TIMEOUT' });
   });
 
   it('a client abort mid-stream aborts the Bedrock request promptly', async () => {
@@ -676,7 +682,7 @@ describe('bedrock upstream: stream faults', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
-  it('destroying the transcoded body (client gone) aborts the Bedrock request', async () => {
+  it('destroying the body (the router, when the client is gone) aborts the Bedrock request', async () => {
     bedrock.enqueue({ holdAfter: 2 });
     const res = await upstream.send(request({ ...conversation, stream: true }));
     const it = res.body[Symbol.asyncIterator]();

@@ -2,12 +2,15 @@
  * The router with Bedrock, Vertex and Anthropic targets, all the kit's mocks over real HTTP (issue 4): the
  * Bedrock failure modes (throttling, model not ready, service unavailable, an exception frame before content, a
  * refused credential) fail over invisibly; a ValidationException is answered once; an exception frame after
- * content ends the stream with an SSE error event.
+ * content ends the stream with an SSE error event; after message_stop a Bedrock body gets its grace to end (the
+ * connection is then reused), and is cut when it does not.
  */
 import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type MockAnthropic, startMockAnthropic } from '../../conformance/src/mocks/anthropic/index.ts';
 import {
+  type RecordedRequest as Exchange,
   type MockBedrock,
   type MockBedrockScript,
   startMockBedrock,
@@ -191,6 +194,67 @@ describe('Bedrock target, then the Claude API', () => {
     expect(names).not.toContain('message_stop');
     expect(await routed.done).toMatchObject({ failed: true, upstream: 'bedrock', model: BEDROCK_MODEL });
     expect(anthropic.requests).toHaveLength(0);
+  });
+});
+
+describe('Bedrock after message_stop (ROUTING-9, ROUTING-16)', () => {
+  /** An answer, then a frame Bedrock would not send, held until release(): the body stays open after message_stop. */
+  const openAfterStop: MockBedrockScript = {
+    frames: [
+      {
+        event: 'message_start',
+        data: {
+          type: 'message_start',
+          message: { id: 'msg_bdrk_1', type: 'message', role: 'assistant', content: [] },
+        },
+      },
+      {
+        event: 'content_block_delta',
+        data: { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hi' } },
+      },
+      { event: 'message_stop', data: { type: 'message_stop' } },
+      { event: 'ping', data: { type: 'ping' } },
+    ],
+    holdAfter: 3,
+  };
+  const graceRouter = (stopGraceMs: number) =>
+    createRouter(
+      [{ model: 'claude-sonnet-4-5', targets: [{ upstream: bedrockUpstream(), model: BEDROCK_MODEL }] }],
+      {
+        logger: silentLogger,
+        stopGraceMs,
+      },
+    );
+
+  it('ends the client stream at message_stop while Bedrock keeps its body open, and cuts it after the grace', async () => {
+    bedrock.enqueue(openAfterStop);
+    const routed = await graceRouter(400).send('claude-sonnet-4-5', request, {
+      signal: new AbortController().signal,
+    });
+    expect(eventNames(await text(routed.response.body))).toEqual([
+      'message_start',
+      'content_block_delta',
+      'message_stop',
+    ]);
+    expect(await routed.done).toMatchObject({ failed: false, upstream: 'bedrock' });
+    const seen = bedrock.requests[0] as Exchange;
+    expect(await Promise.race([seen.outcome, sleep(200).then(() => 'open')])).toBe('open');
+    expect(await seen.outcome).toBe('client-closed');
+  });
+
+  it('lets Bedrock end its body within the grace, so the next stream reuses the connection', async () => {
+    bedrock.enqueue(openAfterStop);
+    const r = graceRouter(2000);
+    const routed = await r.send('claude-sonnet-4-5', request, { signal: new AbortController().signal });
+    expect(eventNames(await text(routed.response.body)).at(-1)).toBe('message_stop');
+    await sleep(100);
+    bedrock.release();
+    const first = bedrock.requests[0] as Exchange;
+    expect(await first.outcome).toBe('completed');
+    await sleep(20); // the end of the body reaches the gateway's side a moment after the mock wrote it
+    const next = await r.send('claude-sonnet-4-5', request, { signal: new AbortController().signal });
+    expect(eventNames(await text(next.response.body)).at(-1)).toBe('message_stop');
+    expect(bedrock.requests[1]?.connection).toBe(first.connection);
   });
 });
 

@@ -1,16 +1,15 @@
 /**
  * The stream hot path reads every event once: the router frames and reads upstream SSE (routing/events.ts), relay.ts
- * writes the router's whole-event batches as they are (`framed`), and the Bedrock transcoder hands the router one
- * buffer per upstream chunk. These tests pin the framing rules (SSE: an event ends at an empty line, whatever mix of
- * LF, CR LF and CR ends its lines) and that batching never loses or reorders an event.
+ * writes the router's whole-event batches as they are (`framed`), and the Bedrock decoder hands the router the events
+ * of each upstream chunk, already parsed. These tests pin the framing rules (SSE: an event ends at an empty line,
+ * whatever mix of LF, CR LF and CR ends its lines) and that no event is lost or reordered, however chunks fall.
  */
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { chunkFrame } from '../../conformance/src/mocks/bedrock/index.ts';
 import { newRequestId } from '../src/http/request-id.ts';
 import { silentLogger } from '../src/log/logger.ts';
 import { splitEvents } from '../src/routing/events.ts';
-import { type BedrockUsage, transcodeEventStream } from '../src/upstream/bedrock/eventstream.ts';
+import { type BedrockUsage, createEventStreamDecoder } from '../src/upstream/bedrock/eventstream.ts';
 
 const names = (buf: Buffer) => splitEvents(buf).events.map((e) => e.name);
 
@@ -63,14 +62,11 @@ describe('splitEvents framing', () => {
     }
   });
 
-  it('marks a non-object data as malformed; "needed" mode reads only the events the router uses', () => {
+  it('marks a data that is not a JSON object as malformed, whatever the event', () => {
     const input = Buffer.from(
-      'event: content_block_delta\ndata: {bad\n\nevent: message_delta\ndata: [1]\n\n',
+      'event: content_block_delta\ndata: {bad\n\nevent: message_delta\ndata: [1]\n\nevent: ping\ndata: {}\n\n',
     );
-    expect(splitEvents(input).events.map((e) => e.malformed)).toEqual([true, true]);
-    const needed = splitEvents(input, 'needed').events;
-    expect(needed.map((e) => e.malformed)).toEqual([false, true]);
-    expect(needed[0]?.data).toBeUndefined();
+    expect(splitEvents(input).events.map((e) => e.malformed)).toEqual([true, true, false]);
   });
 
   it('scans a chunk of many events in one pass', () => {
@@ -80,24 +76,13 @@ describe('splitEvents framing', () => {
   });
 });
 
-describe('Bedrock transcoder batching', () => {
+describe('Bedrock decoder, chunk by chunk', () => {
   const ev = (type: string, extra: Record<string, unknown> = {}) => chunkFrame({ type, ...extra });
   const frames = [
     ev('message_start', { message: { id: 'm', usage: { input_tokens: 3, output_tokens: 1 } } }),
     ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
     ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Hi' } }),
   ];
-
-  async function chunksOf(body: Readable): Promise<{ chunks: string[]; error?: unknown }> {
-    const chunks: string[] = [];
-    try {
-      for await (const c of body) chunks.push((c as Buffer).toString('utf8'));
-      return { chunks };
-    } catch (error) {
-      return { chunks, error };
-    }
-  }
-
   const delta = (text: string) =>
     ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text } });
   const end = [
@@ -105,21 +90,30 @@ describe('Bedrock transcoder batching', () => {
     ev('message_stop'),
   ];
 
-  // Upstream reads (lists of frames) → the output chunks, by the event names in each: one chunk per read, except that
-  // the first content event closes a chunk of its own.
+  // Upstream reads (lists of frames) → the events each push returns, by name: every event the read completed,
+  // nothing held for a later read.
   it.each<[string, Uint8Array[][], string[][]]>([
     [
-      'the whole answer in one read: opening events and first content, then the rest',
+      'the whole answer in one read',
       [[...frames, delta(' there'), ...end]],
       [
-        ['message_start', 'content_block_start', 'content_block_delta'],
-        ['content_block_delta', 'message_delta', 'message_stop'],
+        [
+          'message_start',
+          'content_block_start',
+          'content_block_delta',
+          'content_block_delta',
+          'message_delta',
+          'message_stop',
+        ],
       ],
     ],
     [
       'opening events in one read, the rest in the next',
       [frames.slice(0, 2), [delta('Hi'), ...end]],
-      [['message_start', 'content_block_start'], ['content_block_delta'], ['message_delta', 'message_stop']],
+      [
+        ['message_start', 'content_block_start'],
+        ['content_block_delta', 'message_delta', 'message_stop'],
+      ],
     ],
     [
       'a frame per read',
@@ -132,37 +126,55 @@ describe('Bedrock transcoder batching', () => {
         ['message_stop'],
       ],
     ],
-  ])('%s', async (_what, reads, expected) => {
+    [
+      'a frame split across two reads',
+      [
+        [frames[0] as Uint8Array, (frames[1] as Uint8Array).subarray(0, 9)],
+        [(frames[1] as Uint8Array).subarray(9)],
+      ],
+      [['message_start'], ['content_block_start']],
+    ],
+  ])('%s', (_what, reads, expected) => {
     const usage: BedrockUsage = {};
-    const upstream = Readable.from(reads.map((r) => Buffer.concat(r)));
-    const { chunks, error } = await chunksOf(transcodeEventStream(upstream, silentLogger, usage));
-    expect(error).toBeUndefined();
-    expect(chunks.map((c) => splitEvents(Buffer.from(c)).events.map((e) => e.name))).toEqual(expected);
-    expect(usage).toMatchObject({ inputTokens: 3, outputTokens: 7 });
+    const decoder = createEventStreamDecoder(silentLogger, usage);
+    const got = reads.map((r) => decoder.push(Buffer.concat(r)));
+    expect(got.map((d) => d.error)).toEqual(got.map(() => undefined));
+    expect(got.map((d) => d.events.map((e) => e.name))).toEqual(expected);
+    expect(got.map((d) => d.end)).toEqual(expected.map((names) => names.at(-1) === 'message_stop'));
+    expect(usage.inputTokens).toBe(3);
   });
 
-  it('the first content reaches the reader before the rest of its read is decoded', async () => {
-    const usage: BedrockUsage = {};
-    const upstream = Readable.from([Buffer.concat([...frames, delta(' there'), ...end])]);
-    const seen: Array<number | undefined> = [];
-    for await (const _ of transcodeEventStream(upstream, silentLogger, usage)) seen.push(usage.outputTokens);
-    // message_start's count when the first chunk arrived; message_delta's was decoded only afterwards.
-    expect(seen).toEqual([1, 7]);
+  it('message_stop ends the stream: what comes after it is not read', () => {
+    const decoder = createEventStreamDecoder(silentLogger, {});
+    expect(decoder.push(Buffer.concat([...frames, ...end, delta('late')]))).toMatchObject({ end: true });
+    expect(decoder.push(Buffer.from(delta('later')))).toEqual({ events: [], end: true });
   });
 
-  it('a corrupt frame in the middle of a chunk: the good frames before it still go out, then the stream fails', async () => {
+  it('a corrupt frame in the middle of a chunk: the good frames before it still count, then the stream fails', () => {
     const corrupt = Buffer.from(
       ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: '!' } }),
     );
     corrupt[corrupt.length - 1] = (corrupt[corrupt.length - 1] as number) ^ 0xff; // breaks the message CRC
-    const upstream = Readable.from([Buffer.concat([...frames, corrupt, ev('message_stop')])]);
-    const { chunks, error } = await chunksOf(transcodeEventStream(upstream, silentLogger, {}));
-    expect(error).toMatchObject({ code: 'ERR_UPSTREAM_PROTOCOL' });
-    expect(splitEvents(Buffer.from(chunks.join(''))).events.map((e) => e.name)).toEqual([
+    const decoder = createEventStreamDecoder(silentLogger, {});
+    const d = decoder.push(Buffer.concat([...frames, corrupt, ev('message_stop')]));
+    expect(d.error).toMatchObject({ code: 'ERR_UPSTREAM_PROTOCOL' });
+    expect(d.end).toBe(true);
+    expect(d.events.map((e) => e.name)).toEqual([
       'message_start',
       'content_block_start',
       'content_block_delta',
     ]);
+    // Nothing after a broken frame is trusted.
+    expect(decoder.push(Buffer.from(ev('message_stop')))).toEqual({ events: [], end: true });
+  });
+
+  it('says so when the body ends inside a frame', () => {
+    const warnings: string[] = [];
+    const log = { ...silentLogger, warn: (msg: string) => void warnings.push(msg) } as typeof silentLogger;
+    const decoder = createEventStreamDecoder(log, {});
+    decoder.push(Buffer.from(frames[0] as Uint8Array).subarray(0, 20));
+    decoder.finish();
+    expect(warnings).toEqual(['bedrock event stream ended inside a frame']);
   });
 });
 

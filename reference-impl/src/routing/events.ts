@@ -3,8 +3,9 @@
  * (each kept byte for byte, terminator included, so what the client gets is exactly what the upstream sent) and
  * reads each event's name and JSON data.
  *
- * This is the only place a relayed stream is parsed (relay.ts writes the router's output as it is): it runs for
- * every event of every stream, so it scans the text once, line by line, without regular expressions.
+ * This is the only place a relayed SSE stream is parsed (relay.ts writes the router's output as it is; a Bedrock
+ * event stream is decoded into the same events by upstream/bedrock/eventstream.ts): it runs for every event of every
+ * stream, so it scans the text once, line by line, without regular expressions.
  */
 
 export interface SseEvent {
@@ -18,23 +19,13 @@ export interface SseEvent {
   malformed: boolean;
 }
 
-/**
- * Which events' `data` to parse. `all` checks every event (ROUTING-8: a malformed one must be dropped);
- * `needed` parses only the events the router reads (usage, errors) — for SSE the gateway wrote itself from
- * already-parsed JSON (the Bedrock transcoder), which cannot be malformed.
- */
-export type ParseMode = 'all' | 'needed';
-
-/** Events whose data the router reads (observeUsage, error classification). */
-const READ_EVENTS: ReadonlySet<string> = new Set(['message_start', 'message_delta', 'error']);
-
 const LF = 0x0a;
 const CR = 0x0d;
 
 const EMPTY = Buffer.alloc(0);
 
 /** Splits off the complete events at the start of `buf`; `rest` is the unfinished tail (a copy). */
-export function splitEvents(buf: Buffer, mode: ParseMode = 'all'): { events: SseEvent[]; rest: Buffer } {
+export function splitEvents(buf: Buffer): { events: SseEvent[]; rest: Buffer } {
   const events: SseEvent[] = [];
   const n = buf.length;
   let start = 0;
@@ -64,7 +55,7 @@ export function splitEvents(buf: Buffer, mode: ParseMode = 'all'): { events: Sse
       // Blank lines between events stay in front of the next event, so the bytes relayed are the bytes received
       // (a CR LF split across chunks is read as CR, then a lone LF).
       if (!isBlank(raw)) {
-        events.push(parseEvent(raw, mode));
+        events.push(parseEvent(raw));
         start = i;
       }
     }
@@ -79,7 +70,8 @@ function isBlank(raw: Buffer): boolean {
   return true;
 }
 
-export function parseEvent(raw: Buffer, mode: ParseMode = 'all'): SseEvent {
+/** Reads one event's name and data; every `data:` is checked (ROUTING-8: a malformed one must be dropped). */
+export function parseEvent(raw: Buffer): SseEvent {
   const text = raw.toString('utf8');
   const n = text.length;
   let name = 'message';
@@ -107,7 +99,6 @@ export function parseEvent(raw: Buffer, mode: ParseMode = 'all'): SseEvent {
     i = j < n && text.charCodeAt(j) === CR && text.charCodeAt(j + 1) === LF ? j + 2 : j + 1;
   }
   if (data === undefined) return { raw, name, malformed: false };
-  if (mode === 'needed' && !READ_EVENTS.has(name)) return { raw, name, malformed: false };
   try {
     const parsed: unknown = JSON.parse(data);
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))

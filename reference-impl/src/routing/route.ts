@@ -43,7 +43,7 @@ import {
   clientError,
   envelopeType,
 } from './classify.ts';
-import { errorEvent, type ParseMode, type SseEvent, splitEvents } from './events.ts';
+import { errorEvent, type SseEvent, splitEvents } from './events.ts';
 import { findRoute, orderTargets, type Route, type RouteTarget, targetKey } from './targets.ts';
 
 /** Time source and timers, injectable so tests neither sleep nor race the wall clock. */
@@ -503,8 +503,8 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
     const { body, headers } = decodedBody(res);
     if (body !== res.body) opts.signal.addEventListener('abort', () => body.destroy(), { once: true });
     const it = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-    // SSE the gateway wrote itself (the Bedrock transcoder) is well-formed: parse only what the router reads.
-    const parseMode: ParseMode = res.wellFormedSse === true ? 'needed' : 'all';
+    // A body that is not SSE (Bedrock's event stream) is turned into events by its kind's decoder.
+    const { decoder } = res;
     const held: Buffer[] = [];
     let out: Readable | null = null;
     let wantMore: (() => void) | null = null;
@@ -676,10 +676,18 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
           cancelIdle?.();
           cancelIdle = null;
           if (r.done) break;
-          pending = pending.length === 0 ? r.value : Buffer.concat([pending, r.value]);
-          const { events, rest } = splitEvents(pending, parseMode);
-          pending = rest;
-          if (pending.length > MAX_PENDING) throw new Error('unterminated SSE event over the size limit');
+          let events: SseEvent[];
+          let decoded: ReturnType<NonNullable<typeof decoder>['push']> | undefined;
+          if (decoder) {
+            decoded = decoder.push(r.value);
+            events = decoded.events;
+          } else {
+            pending = pending.length === 0 ? r.value : Buffer.concat([pending, r.value]);
+            const split = splitEvents(pending);
+            events = split.events;
+            pending = split.rest;
+            if (pending.length > MAX_PENDING) throw new Error('unterminated SSE event over the size limit');
+          }
           const batch: Buffer[] = [];
           let verdict: 'continue' | 'failed' | 'stop' = 'continue';
           for (const ev of events) {
@@ -691,9 +699,22 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
             finishAfterStop(batch);
             return;
           }
+          if (decoded?.error !== undefined) {
+            // The events before the break are good: they go out, then the stream fails as a broken one does.
+            if (batch.length > 0) await emit(batch);
+            throw decoded.error;
+          }
+          if (decoded?.end === true) {
+            // Over without message_stop: on an error event (Bedrock's exception frame), already passed on. The
+            // upstream gets the same grace to end its body as after message_stop.
+            if (upstreamError !== undefined) s.breaker.failure();
+            finishAfterStop(batch);
+            return;
+          }
           if (batch.length > 0) await emit(batch);
           if (clientGone) return;
         }
+        decoder?.finish();
         if (out === null) {
           if (opts.signal.aborted) throw opts.signal.reason;
           alog.warn('upstream stream ended before any content', { timed_out: timedOut() });

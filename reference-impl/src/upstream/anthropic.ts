@@ -12,6 +12,7 @@ import { Pool } from 'undici';
 import type { AnthropicUpstreamConfig } from '../config/load.ts';
 import { GatewayError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
+import type { SseEvent } from '../routing/events.ts';
 import { upstreamRequestHeaders } from './headers.ts';
 
 export interface UpstreamRequest {
@@ -54,10 +55,24 @@ export interface UpstreamResponse {
    */
   ending?: () => boolean;
   /**
-   * Set by an upstream kind whose SSE the gateway produced itself from parsed JSON (Bedrock's transcoder): no event
-   * can be malformed, so the router parses only the events it reads.
+   * Set by an upstream kind whose stream is not SSE (Bedrock's event stream): `body` is the upstream's own bytes,
+   * and the router turns each chunk into events with this instead of reading SSE.
    */
-  wellFormedSse?: boolean;
+  decoder?: StreamDecoder;
+}
+
+/** An event as the router reads it (routing/events.ts). */
+export type StreamEvent = SseEvent;
+
+/** Turns an upstream body that is not SSE into Anthropic SSE events, chunk by chunk. */
+export interface StreamDecoder {
+  /**
+   * The events `chunk` completed. `end`: the stream is over (`message_stop` or an error event was the last; nothing
+   * after it is read); `error`: it broke after `events` (the framing can no longer be trusted).
+   */
+  push(chunk: Buffer): { events: StreamEvent[]; end: boolean; error?: unknown };
+  /** The body has ended: says so when it ended inside a frame. */
+  finish(): void;
 }
 
 /** The provider protocols the gateway speaks (every kind answers in the Anthropic shape). */

@@ -1,38 +1,37 @@
 /**
- * AWS event stream → Anthropic SSE, frame by frame.
+ * AWS event stream → Anthropic SSE events, frame by frame.
  *
  * `invoke-with-response-stream` answers `application/vnd.amazon.eventstream`: binary frames (prelude with total and
  * headers length + CRC, headers, payload, message CRC; protocol-facts §2). Each `chunk` event's payload is
- * `{"bytes":"<base64 Anthropic stream event JSON>","p":"<padding>"}`. This module cuts the byte stream into frames,
- * decodes each with `@smithy/eventstream-codec` (which verifies both CRCs) and emits the Anthropic event as
- * `event: <type>\ndata: <json>\n\n` (Bedrock's own JSON text when the event is passed on unchanged) as soon as its frame
- * is complete: nothing is held beyond the one frame being assembled, and the upstream is read only as fast as the
- * client consumes (the output is a pull-based Readable). The frames one upstream read completed go out as one chunk,
- * except that the first content event goes out as soon as it is decoded (see {@link transcodeEventStream}).
+ * `{"bytes":"<base64 Anthropic stream event JSON>","p":"<padding>"}`. The router feeds this module the upstream's body
+ * chunk by chunk ({@link createEventStreamDecoder}); it cuts the bytes into frames, decodes each with
+ * `@smithy/eventstream-codec` (which verifies both CRCs) and returns the Anthropic events the chunk completed, each
+ * as `event: <type>\ndata: <json>\n\n` (Bedrock's own JSON text when the event is passed on unchanged) with its parsed
+ * data. Nothing is held beyond the one frame being assembled. The router reads these events as it reads an SSE
+ * upstream's (hold-back, usage, errors, `message_stop`), so a Bedrock stream takes no stage of its own between the
+ * upstream's body and the router, and is not written as SSE text and then read again.
  *
- * - A frame that fails its CRC or has an impossible length destroys the output with `ERR_UPSTREAM_PROTOCOL`: the
- *   framing can no longer be trusted, so nothing after it is forwarded (relay turns this into an SSE `error`).
+ * - A frame that fails its CRC or has an impossible length ends the decoding with `ERR_UPSTREAM_PROTOCOL` (the
+ *   events of the chunk before it still count): the framing can no longer be trusted, so nothing after it is
+ *   forwarded (the router fails over before content, or ends the client's stream with an SSE `error`).
  * - A well-framed chunk whose payload is not an Anthropic event (bad base64/JSON, no `type`) is dropped and logged.
  * - An exception frame (`:message-type: exception`, e.g. `throttlingException`) or an unmodeled error frame
- *   (`:message-type: error`) becomes an SSE `error` event with the mapped type and a generic message; then the
- *   stream ends. The upstream's own message is logged only.
- * - After `message_stop` the stream ends for the client even if the upstream keeps the connection open. The upstream
- *   gets {@link STOP_GRACE_MS} to end its body on its own (its connection then goes back to the pool, as the
- *   router does for SSE upstreams); one that stays open longer is cut.
+ *   (`:message-type: error`) becomes an SSE `error` event with the mapped type and a generic message, and ends the
+ *   stream, as `message_stop` does. The upstream's own message is logged only. The router gives the upstream its
+ *   grace to end its body on its own (the connection then goes back to the pool) and cuts it after that.
  *
  * Usage: `message_start.message.usage` and the cumulative `message_delta.usage` are forwarded (and `message_delta`
  * gains the input/cache counts of `message_start` when it lacks them, as the Anthropic API's cumulative usage
- * does), so relay's SSE reader records the same input/output tokens as for the anthropic kind. The
+ * does), so the router records the same input/output tokens as for the anthropic kind. The
  * `amazon-bedrock-invocationMetrics` of the final chunk (Bedrock's billing counts) is removed from the
  * client-visible `message_stop` and recorded in the {@link BedrockUsage} the caller passed in.
  */
-import { finished, Readable } from 'node:stream';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import type { AnthropicErrorType } from '../../errors.ts';
 import { GatewayError } from '../../errors.ts';
 import type { Logger } from '../../log/logger.ts';
+import type { StreamDecoder, StreamEvent } from '../anthropic.ts';
 import { GENERIC_MESSAGES, mapStreamException } from './errors.ts';
 
 /** Token counts of one Bedrock call, filled as the answer arrives (final once the body has ended). */
@@ -50,10 +49,7 @@ const MAX_FRAME = 16 * 1024 * 1024;
 /** prelude (8) + prelude CRC (4) + message CRC (4). */
 const MIN_FRAME = 16;
 const METRICS_KEY = 'amazon-bedrock-invocationMetrics';
-/** After `message_stop`, how long Bedrock may take to end its body before it is cut (the router's default too). */
-export const STOP_GRACE_MS = 1000;
-/** The events the router holds back until content arrives (routing/route.ts OPENING_EVENTS): not content. */
-const OPENING = new Set(['message_start', 'ping', 'content_block_start']);
+const EMPTY = Buffer.alloc(0);
 
 // Header names and values are read with the WHATWG TextDecoder straight from the frame's bytes: smithy's toUtf8
 // wraps each one in a Buffer first, which made up a quarter of the decode time (six small strings per frame).
@@ -71,38 +67,31 @@ function headerString(
   return h && h.type === 'string' && typeof h.value === 'string' ? h.value : undefined;
 }
 
-function sseEvent(type: string, data: unknown): string {
-  return sseText(type, JSON.stringify(data));
-}
-
 /** `json` must hold no line break (one SSE data line). */
-function sseText(type: string, json: string): string {
-  return `event: ${type}\ndata: ${json}\n\n`;
+function sseEvent(type: string, json: string, data: Record<string, unknown>): StreamEvent {
+  return { raw: Buffer.from(`event: ${type}\ndata: ${json}\n\n`), name: type, data, malformed: false };
 }
 
-function sseError(type: AnthropicErrorType): string {
-  return sseEvent('error', { type: 'error', error: { type, message: GENERIC_MESSAGES[type] } });
+function errorEvent(type: AnthropicErrorType): StreamEvent {
+  const data = { type: 'error', error: { type, message: GENERIC_MESSAGES[type] } };
+  return sseEvent('error', JSON.stringify(data), data);
 }
 
 function num(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }
 
-/**
- * Transcodes a Bedrock event-stream body into Anthropic SSE bytes. Destroying the returned stream (client gone)
- * destroys `body`, which aborts the upstream request.
- */
-export function transcodeEventStream(body: Readable, log: Logger, usage: BedrockUsage): Readable {
+/** Decodes a Bedrock event-stream body, chunk by chunk, into Anthropic SSE events (see the module doc). */
+export function createEventStreamDecoder(log: Logger, usage: BedrockUsage): StreamDecoder {
   let startUsage: Record<string, unknown> | undefined;
   let events = 0;
-  /** The stream is over for the client (`message_stop`, or an exception frame): the body may end on its own. */
-  let stopped = false;
+  /** Bytes of the frame being assembled (a view into the last chunk, or a copy when it spans chunks). */
+  let pending: Buffer = EMPTY;
+  /** `message_stop` or an exception frame was decoded, or the framing broke: nothing more is read. */
+  let over = false;
 
-  /**
-   * Returns the SSE text for one decoded frame, or null to drop it; `end` says the stream is over, `content` that
-   * the event is one the router does not hold back.
-   */
-  const handleFrame = (frame: Uint8Array): { out: string | null; end: boolean; content?: boolean } => {
+  /** The event for one decoded frame, or null to drop it; `end`: the stream is over. */
+  const handleFrame = (frame: Uint8Array): { event: StreamEvent | null; end: boolean } => {
     let message: ReturnType<typeof codec.decode>;
     try {
       message = codec.decode(frame);
@@ -122,7 +111,7 @@ export function transcodeEventStream(body: Readable, log: Logger, usage: Bedrock
         upstream_message: toUtf8(message.body).slice(0, 2000),
         events,
       });
-      return { out: sseError(type), end: true };
+      return { event: errorEvent(type), end: true };
     }
     if (messageType === 'error') {
       log.warn('bedrock stream error frame', {
@@ -130,11 +119,11 @@ export function transcodeEventStream(body: Readable, log: Logger, usage: Bedrock
         upstream_message: headerString(headers, ':error-message'),
         events,
       });
-      return { out: sseError('api_error'), end: true };
+      return { event: errorEvent('api_error'), end: true };
     }
     if (messageType !== 'event' || headerString(headers, ':event-type') !== 'chunk') {
       log.debug('bedrock stream frame ignored', { message_type: messageType, events });
-      return { out: null, end: false };
+      return { event: null, end: false };
     }
     let event: Record<string, unknown>;
     let json: string;
@@ -149,7 +138,7 @@ export function transcodeEventStream(body: Readable, log: Logger, usage: Bedrock
       if (typeof event.type !== 'string' || event.type === '') throw new Error('event without type');
     } catch (err) {
       log.warn('bedrock stream chunk dropped: not an Anthropic event', { err, events });
-      return { out: null, end: false };
+      return { event: null, end: false };
     }
     events++;
     const type = event.type as string;
@@ -176,6 +165,7 @@ export function transcodeEventStream(body: Readable, log: Logger, usage: Bedrock
         usage.outputTokens = num(du.output_tokens) ?? usage.outputTokens;
         usage.source = 'events';
       }
+      return { event: sseEvent(type, JSON.stringify(event), event), end: false };
     } else if (type === 'message_stop') {
       const metrics = event[METRICS_KEY];
       delete event[METRICS_KEY];
@@ -187,100 +177,53 @@ export function transcodeEventStream(body: Readable, log: Logger, usage: Bedrock
         usage.cacheWriteInputTokens = num(m.cacheWriteInputTokenCount) ?? usage.cacheWriteInputTokens;
         usage.source = 'invocation-metrics';
       }
-      return { out: sseEvent(type, event), end: true };
+      return { event: sseEvent(type, JSON.stringify(event), event), end: true };
     }
     // An event passed on unchanged keeps Bedrock's own JSON text (already checked by JSON.parse above) when it fits
-    // on one SSE data line; only the events whose usage was completed are serialised again.
-    const unchanged = type !== 'message_delta' && !/[\r\n]/.test(json);
+    // on one SSE data line.
     return {
-      out: unchanged ? sseText(type, json) : sseEvent(type, event),
+      event: sseEvent(type, /[\r\n]/.test(json) ? JSON.stringify(event) : json, event),
       end: false,
-      content: !OPENING.has(type),
     };
   };
 
-  // One output chunk per upstream read (all the frames it completed), not one per frame: the router and the
-  // client's socket then see no more writes than the upstream made. Pulled, not pushed: a push-based version
-  // (flowing 'data' events) measured slower in bench:providers, because reads that pile up while the gateway is
-  // busy are no longer taken as one. The SSE text of a read is one string, encoded once.
-  async function* frames(): AsyncGenerator<Buffer> {
-    // Not destroyed when the loop is left at message_stop: the finally block decides what happens to the body.
-    const chunks = body.iterator({ destroyOnReturn: false });
-    let pending: Buffer = Buffer.alloc(0);
-    let contentOut = false;
-    try {
-      for await (const chunk of chunks) {
-        pending = pending.length === 0 ? (chunk as Buffer) : Buffer.concat([pending, chunk as Buffer]);
-        let out = '';
-        let corrupt: unknown;
-        try {
-          while (pending.length >= 4) {
-            const total = pending.readUInt32BE(0);
-            if (total < MIN_FRAME || total > MAX_FRAME) {
-              log.warn('bedrock event stream frame has an impossible length', { length: total, events });
-              throw new GatewayError('ERR_UPSTREAM_PROTOCOL', 'The upstream sent a corrupt event stream.');
-            }
-            if (pending.length < total) break;
-            // A view, no copy: the codec reads through a DataView at the view's own offset.
-            const frame = pending.subarray(0, total);
-            pending = pending.subarray(total);
-            const r = handleFrame(frame);
-            if (r.out !== null) out += r.out;
-            if (r.end) {
-              stopped = true;
-              break;
-            }
-            if (r.content && !contentOut) {
-              // The client waits for this one (the router releases the opening events with it): out with it now,
-              // and let it reach the client's socket before the rest of this read is decoded. Often the whole
-              // answer arrives in one read.
-              contentOut = true;
-              yield Buffer.from(out);
-              out = '';
-              await nextTurn();
-            }
+  return {
+    push(chunk) {
+      if (over) return { events: [], end: true };
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      const out: StreamEvent[] = [];
+      try {
+        while (pending.length >= 4) {
+          const total = pending.readUInt32BE(0);
+          if (total < MIN_FRAME || total > MAX_FRAME) {
+            log.warn('bedrock event stream frame has an impossible length', { length: total, events });
+            throw new GatewayError('ERR_UPSTREAM_PROTOCOL', 'The upstream sent a corrupt event stream.');
           }
-        } catch (err) {
-          corrupt = err;
+          if (pending.length < total) break;
+          // A view, no copy: the codec reads through a DataView at the view's own offset.
+          const frame = pending.subarray(0, total);
+          pending = pending.subarray(total);
+          const r = handleFrame(frame);
+          if (r.event !== null) out.push(r.event);
+          if (r.end) {
+            over = true;
+            pending = EMPTY;
+            return { events: out, end: true };
+          }
         }
+      } catch (error) {
         // The frames before a corrupt one are good and go out first.
-        if (out !== '') yield Buffer.from(out);
-        if (corrupt !== undefined) throw corrupt;
-        if (stopped) return;
+        over = true;
+        pending = EMPTY;
+        return { events: out, end: true, error };
       }
-      if (pending.length > 0)
+      // A frame that spans chunks keeps its own copy, not a view pinning the whole upstream chunk.
+      if (pending.length > 0 && pending.length < chunk.length) pending = Buffer.from(pending);
+      return { events: out, end: false };
+    },
+    finish() {
+      if (pending.length > 0 && !over)
         log.warn('bedrock event stream ended inside a frame', { bytes: pending.length });
-    } finally {
-      if (stopped) letEnd(body, log);
-      else body.destroy();
-    }
-  }
-
-  const out = Readable.from(frames(), { objectMode: false });
-  // Readable.from's _destroy ends the generator, which takes effect only at the generator's next step: that may be
-  // an await on a silent upstream. A destroyed output (client gone) cuts the body at once instead, not when Bedrock
-  // next sends something or the idle limit fires. (Readable.from sets _destroy on the instance too.)
-  const endGenerator = out._destroy.bind(out);
-  out._destroy = (err, callback) => {
-    if (!stopped) body.destroy();
-    endGenerator(err, callback);
+    },
   };
-  return out;
-}
-
-/**
- * After the last event (`message_stop` or an exception frame): reads the rest of the body (Bedrock normally ends it
- * right away) and drops it, so that its connection goes back to the pool; cuts it if it is still open after
- * {@link STOP_GRACE_MS}.
- */
-function letEnd(body: Readable, log: Logger): void {
-  if (body.readableEnded || body.destroyed) return;
-  const cut = setTimeout(() => {
-    log.debug('bedrock kept its event stream open after message_stop: cut', { grace_ms: STOP_GRACE_MS });
-    body.destroy();
-  }, STOP_GRACE_MS);
-  cut.unref();
-  // finished() also listens for 'error' (a reset now is nobody's concern), so nothing goes unhandled.
-  finished(body, () => clearTimeout(cut));
-  body.resume();
 }

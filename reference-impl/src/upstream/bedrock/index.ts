@@ -16,8 +16,9 @@
  *   in `{"input":{"invokeModel":{"body":…}}}`) when `countTokens: true`; otherwise `501 not_supported`, which
  *   Claude Code answers with its `max_tokens: 1` probe (protocol-facts §0).
  *
- * What comes back is always Anthropic-shaped, so relay.ts handles it like the anthropic kind: the `invoke` JSON is
- * the Anthropic Message as is; the event stream is transcoded frame by frame to SSE (./eventstream.ts); Bedrock
+ * What comes back is Anthropic-shaped, so the router and relay.ts handle it like the anthropic kind: the `invoke`
+ * JSON is the Anthropic Message as is; the event stream comes with a decoder (./eventstream.ts) that the router runs
+ * on each chunk to get the Anthropic SSE events, frame by frame; Bedrock
  * errors become the Anthropic envelope with the Anthropic-equivalent status and a generic message
  * (./errors.ts), the detail going to the log; a refused gateway credential is `502 api_error` with
  * `x-should-retry: false` (never 401/403: the client's own sign-in is fine). Bedrock's `x-amzn-requestid` is returned as `request-id`, so relay
@@ -42,7 +43,7 @@ import {
   type UpstreamResponse,
 } from '../anthropic.ts';
 import { bedrockErrorCode, CREDENTIAL_CODES, GENERIC_MESSAGES, mapBedrockError } from './errors.ts';
-import { type BedrockUsage, transcodeEventStream } from './eventstream.ts';
+import { type BedrockUsage, createEventStreamDecoder } from './eventstream.ts';
 
 export type { BedrockUsage } from './eventstream.ts';
 
@@ -436,8 +437,8 @@ export function createBedrockUpstream(config: BedrockUpstreamConfig, logger: Log
     return {
       status: response.statusCode,
       headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...common },
-      body: transcodeEventStream(response.body, log, usage),
-      wellFormedSse: true,
+      body: response.body,
+      decoder: createEventStreamDecoder(log, usage),
       usage,
     };
   }
