@@ -50,6 +50,7 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: join(benchDir, 'results') },
     'keep-tmp': { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
+    'node-flags': { type: 'string', default: '' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -71,7 +72,8 @@ if (args.help) {
   --database URL      gateway database (default PGlite in bench/tmp/<run>/db)
   --out DIR           where results go (default bench/results)
   --keep-tmp          keep bench/tmp/<run> after a successful run
-  --cpu-prof          write a V8 CPU profile of the gateway into bench/tmp/<run>/ (implies --keep-tmp)`);
+  --cpu-prof          write a V8 CPU profile of the gateway into bench/tmp/<run>/ (implies --keep-tmp)
+  --node-flags=F      extra Node/V8 flags for the gateway, e.g. --node-flags=--max-semi-space-size=8`);
   process.exit(0);
 }
 
@@ -125,6 +127,7 @@ for (const spec of args.interleaved.split(',').map((l) => l.trim())) {
 }
 loads.push(...interleavedLoads);
 const bedrockAuth = args['bedrock-auth'];
+const nodeFlags = args['node-flags'].split(/\s+/).filter((f) => f !== '');
 if (bedrockAuth !== 'api-key' && bedrockAuth !== 'sigv4') {
   console.error('--bedrock-auth: api-key or sigv4');
   process.exit(2);
@@ -551,7 +554,7 @@ function renderMarkdown(
         : '') +
       '), ' +
       `the conformance kit's mocks with no artificial delay, gateway log level ${args['log-level']}, ` +
-      `${args.database ? 'database given by --database' : 'embedded PGlite'}, gateway → Bedrock mock auth ${bedrockAuth === 'sigv4' ? 'SigV4 (the direct call and the bare proxy use the Bedrock API key)' : 'Bedrock API key (as the direct call and the bare proxy)'}.`,
+      `${args.database ? 'database given by --database' : 'embedded PGlite'}${nodeFlags.length > 0 ? `, gateway Node flags \`${nodeFlags.join(' ')}\`` : ''}, gateway → Bedrock mock auth ${bedrockAuth === 'sigv4' ? 'SigV4 (the direct call and the bare proxy use the Bedrock API key)' : 'Bedrock API key (as the direct call and the bare proxy)'}.`,
     '',
     'Time to first content = request sent → first `content_block_delta` received (the gateway holds `message_start` ' +
       'and `ping` back until then). Added = target − direct in the same round, median over rounds. ' +
@@ -606,6 +609,7 @@ async function main(): Promise<number> {
     node,
     [
       ...(args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${workDir}`] : []),
+      ...nodeFlags,
       join(repoRoot, 'reference-impl', 'src', 'main.ts'),
       '--config',
       configPath,
@@ -747,6 +751,7 @@ async function main(): Promise<number> {
       interleaved: interleavedLoads.map((l) => l.label),
       pacedMaxInFlight: PACED_MAX_IN_FLIGHT,
       bedrockAuth,
+      gatewayNodeFlags: nodeFlags,
       kinds,
       mocks:
         'conformance kit startMockAnthropic / startMockBedrock (SigV4 verified) / startMockVertex, default answers, no delay',
