@@ -25,6 +25,7 @@ import {
   stopChildrenOnExitAndSignals,
 } from './lib/children.ts';
 import { cpuMicros, cpuMicrosNamed, rssBytes } from './lib/proc.ts';
+import { freeResultBase, runStamp } from './lib/results.ts';
 import { median, ratio } from './lib/stats.ts';
 import type { Percentiles } from './lib/types.ts';
 
@@ -146,9 +147,7 @@ for (const v of [rounds, durationS, ...connectionCounts, ...rates]) {
   }
 }
 
-const now = new Date();
-const pad = (n: number) => String(n).padStart(2, '0');
-const stamp = `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}T${pad(now.getHours())}${pad(now.getMinutes())}`;
+const stamp = runStamp();
 const workDir = join(benchDir, 'tmp', `${stamp}-providers-${randomBytes(3).toString('hex')}`);
 mkdirSync(workDir, { recursive: true });
 
@@ -777,7 +776,7 @@ async function main(): Promise<number> {
     measurements,
   };
   mkdirSync(args.out, { recursive: true });
-  const base = join(args.out, `${stamp}-providers${quick ? '-quick' : ''}`);
+  const base = freeResultBase(args.out, `${stamp}-providers${quick ? '-quick' : ''}`);
   writeFileSync(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`);
   const markdown = renderMarkdown(summaries, machine, warnings);
   writeFileSync(`${base}.md`, markdown);

@@ -25,6 +25,7 @@ import {
 import { messageRequestBody } from './lib/payloads.ts';
 import { cpuMicros, rssBytes } from './lib/proc.ts';
 import { renderMarkdown } from './lib/report.ts';
+import { freeResultBase, runStamp } from './lib/results.ts';
 import { median, ratio } from './lib/stats.ts';
 import {
   type Measurement,
@@ -119,9 +120,7 @@ const scenarios: Scenario[] = [
 // ---------------------------------------------------------------------------------------------------------------
 // Setup
 
-const now = new Date();
-const pad = (n: number) => String(n).padStart(2, '0');
-const stamp = `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}T${pad(now.getHours())}${pad(now.getMinutes())}`;
+const stamp = runStamp();
 const workDir = join(benchDir, 'tmp', `${stamp}-${randomBytes(3).toString('hex')}`);
 mkdirSync(workDir, { recursive: true });
 const bodyFiles = { nonstream: join(workDir, 'body.json'), stream: join(workDir, 'body-stream.json') };
@@ -571,7 +570,7 @@ async function main(): Promise<number> {
   };
 
   mkdirSync(args.out, { recursive: true });
-  const base = join(args.out, `${stamp}${quick ? '-quick' : ''}`);
+  const base = freeResultBase(args.out, `${stamp}${quick ? '-quick' : ''}`);
   writeFileSync(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`);
   const markdown = renderMarkdown({
     stamp,

@@ -42,6 +42,7 @@ import { createRevocation } from '../reference-impl/src/session/revocation.ts';
 import { createSessionManager, sessionPrincipal } from '../reference-impl/src/session/sessions.ts';
 import { migrate } from '../reference-impl/src/store/migrate.ts';
 import { createStore } from '../reference-impl/src/store/store.ts';
+import { freeResultBase, runStamp } from './lib/results.ts';
 import { median, percentileSorted } from './lib/stats.ts';
 
 const TARGET_ADDED_US = 50;
@@ -290,9 +291,7 @@ async function main(): Promise<void> {
     const addedP50 = summary.session.addedOverStaticUs?.p50 ?? null;
     const target = addedP50 === null ? 'n/a' : addedP50 < TARGET_ADDED_US ? 'met' : 'not met';
 
-    const now = new Date();
-    const pad = (n: number) => String(n).padStart(2, '0');
-    const stamp = `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}T${pad(now.getHours())}${pad(now.getMinutes())}`;
+    const stamp = runStamp();
     const gitCommit = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' });
     const machine = {
       cpuModel: os.cpus()[0]?.model ?? 'unknown',
@@ -333,7 +332,7 @@ ${SCENARIOS.map((id) => {
 Target (issue 3): session verification adds < ${TARGET_ADDED_US} µs median per request → **${target}** (${signed(addedP50)} µs). Reported, never asserted.
 `;
     mkdirSync(args.out, { recursive: true });
-    const base = join(args.out, `${stamp}-session-verify${quick ? '-quick' : ''}`);
+    const base = freeResultBase(args.out, `${stamp}-session-verify${quick ? '-quick' : ''}`);
     writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(`${base}.md`, md);
     console.log(md);

@@ -24,6 +24,7 @@ import {
   stopChildrenOnExitAndSignals,
 } from './lib/children.ts';
 import { cpuMicros, rssBytes } from './lib/proc.ts';
+import { freeResultBase, runStamp } from './lib/results.ts';
 import { median } from './lib/stats.ts';
 
 const TARGET_BYTES_PER_STREAM = 64 * 1024;
@@ -83,9 +84,7 @@ for (const v of [streams, holdS, intervalMs]) {
   }
 }
 
-const now = new Date();
-const pad = (n: number) => String(n).padStart(2, '0');
-const stamp = `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}T${pad(now.getHours())}${pad(now.getMinutes())}`;
+const stamp = runStamp();
 const workDir = join(benchDir, 'tmp', `${stamp}-streams-${randomBytes(3).toString('hex')}`);
 mkdirSync(workDir, { recursive: true });
 const token = `ocg_bench_${randomBytes(16).toString('hex')}`;
@@ -441,7 +440,10 @@ async function main(): Promise<number> {
     warnings,
   };
   mkdirSync(args.out, { recursive: true });
-  const base = join(args.out, `${stamp}-streams${target === 'bare' ? '-bare' : ''}${quick ? '-quick' : ''}`);
+  const base = freeResultBase(
+    args.out,
+    `${stamp}-streams${target === 'bare' ? '-bare' : ''}${quick ? '-quick' : ''}`,
+  );
   writeFileSync(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`);
   const lf = (n: number | null, d = 1) => (n === null ? '—' : n.toFixed(d));
   const md = [
