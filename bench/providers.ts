@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import {
   firstJsonLine,
   freePort,
+  nodeFlagArgs,
   runToEnd,
   sleep,
   spawnChild,
@@ -128,7 +129,7 @@ for (const spec of args.interleaved.split(',').map((l) => l.trim())) {
 }
 loads.push(...interleavedLoads);
 const bedrockAuth = args['bedrock-auth'];
-const nodeFlags = args['node-flags'].split(/\s+/).filter((f) => f !== '');
+const nodeFlags = nodeFlagArgs(args['node-flags']);
 if (bedrockAuth !== 'api-key' && bedrockAuth !== 'sigv4') {
   console.error('--bedrock-auth: api-key or sigv4');
   process.exit(2);

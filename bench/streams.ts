@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import {
   firstJsonLine,
   freePort,
+  nodeFlagArgs,
   sleep,
   spawnChild,
   stopAll,
@@ -76,7 +77,7 @@ if (args.target !== target) {
   process.exit(2);
 }
 const subject = target === 'bare' ? 'bare proxy' : 'gateway';
-const nodeFlags = args['node-flags'].split(/\s+/).filter((f) => f !== '');
+const nodeFlags = nodeFlagArgs(args['node-flags']);
 for (const v of [streams, holdS, intervalMs]) {
   if (!Number.isInteger(v) || v <= 0) {
     console.error('--streams, --hold-s and --interval-ms take whole numbers above 0');

@@ -136,3 +136,8 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** `--node-flags` as given on the command line ("--a --b=1") → the argv entries placed before the child's script. */
+export function nodeFlagArgs(value: string): string[] {
+  return value.split(/\s+/).filter((f) => f !== '');
+}
